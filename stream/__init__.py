@@ -1,0 +1,1 @@
+"""Real-time IT-ticket classification on Kafka: worker, HTTP API, notifier, sink."""

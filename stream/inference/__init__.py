@@ -1,0 +1,1 @@
+"""The inference path shared by training and serving: clean → embed → booster → thresholds."""

@@ -1,0 +1,1 @@
+"""Offline training: embedder build/export, data sources, features, LightGBM, evaluation, registry."""
