@@ -1,0 +1,23 @@
+"""Serve Slack's interactivity requests: verified button clicks become FeedbackEvents.
+
+Point the Slack app's Interactivity Request URL at http(s)://HOST:PORT/slack/interactivity;
+needs TICKETS_SLACK_SIGNING_SECRET."""
+from __future__ import annotations
+
+NAME = "interactivity"
+HELP = "HTTP endpoint turning Slack button clicks into FeedbackEvents"
+
+
+def add_arguments(parser) -> None:
+    pass
+
+
+def run(args) -> int:
+    from stream import logs
+    from stream.config import Settings
+    from stream.downstream_config import SlackSettings
+    from stream.slack.service import run_interactivity
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    return run_interactivity(settings, SlackSettings.from_env())

@@ -1,0 +1,1 @@
+"""Slack notifier and interactivity endpoint: classified tickets to channels, button clicks to feedback."""

@@ -1,0 +1,38 @@
+"""The Slack notifier's and interactivity endpoint's Prometheus metrics (see ``docs/metrics.md``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+PREFIX = "tickets_"
+
+
+@dataclass(frozen=True)
+class SlackMetrics:
+    registry: CollectorRegistry
+    messages: Counter           # classified events handled, by outcome: posted|duplicate|dry_run|dead_lettered
+    errors: Counter             # Slack API errors, by Slack's error code (ratelimited, channel_not_found, …)
+    requests_rejected: Counter  # interactivity requests refused, by reason: missing_headers|stale|bad_signature
+    feedback_events: Counter    # FeedbackEvents produced from button clicks and selections
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> SlackMetrics:
+    """Register every Slack metric on ``registry`` (a new one when omitted)."""
+    registry = registry if registry is not None else CollectorRegistry()
+    p = prefix
+    return SlackMetrics(
+        registry=registry,
+        messages=Counter(f"{p}slack_messages_total", "Classified tickets handled by the notifier, by outcome.",
+                         ["outcome"], registry=registry),
+        errors=Counter(f"{p}slack_errors_total", "Errors from the Slack Web API, by Slack error code.", ["error"],
+                       registry=registry),
+        requests_rejected=Counter(f"{p}slack_requests_rejected_total",
+                                  "Interactivity requests refused (unsigned, badly signed or stale), by reason.",
+                                  ["reason"], registry=registry),
+        feedback_events=Counter(f"{p}feedback_events_total", "FeedbackEvents produced from Slack interactions.",
+                                registry=registry),
+    )

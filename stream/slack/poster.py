@@ -1,0 +1,133 @@
+"""Posting to Slack with rate-limit handling, and telling permanent errors from passing ones.
+
+slack-sdk retries a 429 only when a ``RateLimitErrorRetryHandler`` is installed
+(it then sleeps for ``Retry-After``; a 429 means nothing was posted, so that
+retry is safe). Whatever else fails is sorted here: an ``ok: false`` answer with
+HTTP 200 (``channel_not_found``, ``invalid_auth``, ``not_in_channel``,
+``is_archived``, ``invalid_blocks``…) will fail the same way next time, so it is
+permanent. 5xx answers, timeouts and dropped connections are worth another try
+but are *ambiguous*: Slack may have posted before failing. We therefore do not
+let slack-sdk retry them blindly; before each retry we look for the message by
+the event id in its metadata.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from stream.downstream_config import SlackSettings
+from stream.slack.exceptions import SlackPermanentError, SlackUnavailable
+from stream.slack.metrics import SlackMetrics
+
+log = logging.getLogger(__name__)
+
+# ok:false codes Slack documents as temporary; every other ok:false is permanent
+TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                              "request_timeout", "team_added_to_org"})
+
+
+def make_client(settings: SlackSettings) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=settings.bot_token,
+        base_url=settings.api_url,
+        timeout=15,
+        # only 429s: other failures may hide a successful post, see SlackPoster.post
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=settings.rate_limit_retries)],
+    )
+
+
+def _error_code(exc: SlackApiError) -> str:
+    response = exc.response
+    return str((response.data or {}).get("error") if isinstance(response.data, dict) else "") or f"http_{response.status_code}"
+
+
+class SlackPoster:
+    """``chat.postMessage`` with back-off on passing errors; raises on the rest."""
+
+    def __init__(self, client: AsyncWebClient, settings: SlackSettings, metrics: SlackMetrics):
+        self._client = client
+        self._settings = settings
+        self._metrics = metrics
+        self._channel_ids: dict[str, str] = {}
+
+    async def post(self, message: dict) -> str:
+        """Post ``message`` (chat.postMessage kwargs, metadata carrying the event id); returns its ``ts``."""
+        delay = self._settings.backoff_s
+        channel = message["channel"]
+        event_id = ((message.get("metadata") or {}).get("event_payload") or {}).get("event_id")
+        started = time.time()
+        for attempt in range(1, self._settings.max_attempts + 1):
+            try:
+                response = await self._client.chat_postMessage(**message)
+                return str(response["ts"])
+            except SlackApiError as exc:
+                error = _error_code(exc)
+                self._metrics.errors.labels(error).inc()
+                if exc.response.status_code == 200 and error not in TRANSIENT_ERRORS:
+                    raise SlackPermanentError(error, channel) from exc
+                reason, ambiguous = error, error != "ratelimited"
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                self._metrics.errors.labels("connection").inc()
+                reason, ambiguous = f"{type(exc).__name__}: {exc}", True
+            if attempt == self._settings.max_attempts:
+                raise SlackUnavailable(f"posting to {channel} failed {attempt} times, last: {reason}")
+            log.warning("posting to %s failed (%s), attempt %d/%d, retrying in %.1f s",
+                        channel, reason, attempt, self._settings.max_attempts, delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+            if ambiguous and event_id and (ts := await self._posted_meanwhile(channel, event_id, started)):
+                log.info("the failed post to %s had gone through (ts %s); not posting again", channel, ts)
+                return ts
+        raise AssertionError("unreachable")
+
+    async def _posted_meanwhile(self, channel: str, event_id: str, since: float) -> str | None:
+        try:
+            return await self.find_posted(channel, event_id, since - 5.0)
+        except (SlackApiError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            log.warning("could not check %s for the failed post (%s); retrying it", channel, exc)
+            return None
+
+    async def find_posted(self, channel: str, event_id: str, oldest: float) -> str | None:
+        """The ``ts`` of a message in ``channel`` since ``oldest`` whose metadata carries ``event_id``."""
+        channel_id = await self._channel_id(channel)
+        if channel_id is None:
+            return None
+        cursor = None
+        while True:
+            response = await self._client.conversations_history(
+                channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200, cursor=cursor)
+            for msg in response.get("messages", []):
+                payload = (msg.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("event_id") == event_id:
+                    return str(msg["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    async def _channel_id(self, channel: str) -> str | None:
+        """Channel ids pass through; ``#name`` is looked up once (history needs the id)."""
+        if not channel.startswith("#"):
+            return channel
+        if channel not in self._channel_ids:
+            cursor = None
+            while True:
+                response = await self._client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor)
+                for ch in response.get("channels", []):
+                    self._channel_ids["#" + ch["name"]] = ch["id"]
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        return self._channel_ids.get(channel)
+
+    async def close(self) -> None:
+        session = getattr(self._client, "session", None)
+        if session is not None and not session.closed:
+            await session.close()

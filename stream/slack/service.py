@@ -1,0 +1,58 @@
+"""``python -m stream notifier`` and ``python -m stream interactivity``."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from stream.config import ConfigError, Settings
+from stream.downstream_config import SlackSettings
+from stream.downstream_service import run_consumer, serve_metrics, stop_event_on_signals
+
+log = logging.getLogger(__name__)
+
+
+def run_notifier(settings: Settings, slack: SlackSettings) -> int:
+    """Post classified tickets to Slack until SIGTERM."""
+    from stream.slack.metrics import create
+    from stream.slack.notifier import Notifier
+
+    log.info("notifier settings: %s", slack.redacted())
+    metrics = create()
+    serve_metrics(metrics.registry, settings.web_host, slack.metrics_port)
+    notifier = Notifier(settings, slack, metrics=metrics)
+    kafka = settings.kafka
+    asyncio.run(run_consumer(settings, [kafka.topic_classified, kafka.topic_dlq], notifier.run))
+    return 0
+
+
+def run_interactivity(settings: Settings, slack: SlackSettings) -> int:
+    """Serve Slack's interactivity requests (and /metrics) until SIGTERM."""
+    if not slack.signing_secret:
+        raise ConfigError("the interactivity endpoint needs TICKETS_SLACK_SIGNING_SECRET (Slack app → Basic Information)")
+    asyncio.run(_serve_interactivity(settings, slack))
+    return 0
+
+
+async def _serve_interactivity(settings: Settings, slack: SlackSettings) -> None:
+    from aiohttp import web
+    from aiokafka import AIOKafkaProducer
+
+    from stream.downstream_kafka import producer_kwargs
+    from stream.slack.interactivity import PATH, create_app
+    from stream.slack.metrics import create
+    from stream.topics import ensure_topics
+
+    await ensure_topics(settings.kafka, [settings.kafka.topic_feedback])
+    producer = AIOKafkaProducer(**producer_kwargs(settings.kafka, "ticket-classifier-interactivity"))
+    await producer.start()
+    runner = web.AppRunner(create_app(slack, settings.kafka, producer, create()))
+    await runner.setup()
+    site = web.TCPSite(runner, slack.interactivity_host, slack.interactivity_port)
+    await site.start()
+    log.info("Slack interactivity on http://%s:%d%s (also /metrics, /healthz)",
+             slack.interactivity_host, slack.interactivity_port, PATH)
+    try:
+        await stop_event_on_signals().wait()
+    finally:
+        await runner.cleanup()
+        await producer.stop()

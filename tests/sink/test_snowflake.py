@@ -1,0 +1,72 @@
+"""The sink's tables on the local emulation through the real connector: MERGE, VARIANT, UTC, the labels view."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from schemas.models import ClassifiedEvent, FeedbackEvent
+from stream.sink.snowflake import SnowflakeTables, classified_row, feedback_row
+from tests.downstream import classified_event, feedback_event
+
+LOADED = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+
+
+def _tables(conn, settings) -> SnowflakeTables:
+    tables = SnowflakeTables(conn, settings.table_classified, settings.table_feedback)
+    tables.ensure()
+    tables.ensure()  # idempotent: a restarted sink finds its tables
+    return tables
+
+
+def _classified(n: int, **overrides) -> list[tuple]:
+    return [classified_row(ClassifiedEvent.model_validate(classified_event(f"T-{i}", **overrides)), 0, i, LOADED)
+            for i in range(n)]
+
+
+def _count(conn, table: str) -> int:
+    return conn.cursor().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def test_merge_is_idempotent_and_dedupes_within_a_batch(snowflake_connection, snowflake_settings):
+    tables = _tables(snowflake_connection, snowflake_settings)
+    rows = _classified(12)
+    tables.merge(tables.classified, rows + rows[:3])  # duplicates inside one batch
+    assert _count(snowflake_connection, tables.classified.name) == 12
+    tables.merge(tables.classified, rows)              # the same batch replayed
+    assert _count(snowflake_connection, tables.classified.name) == 12
+    tables.merge(tables.classified, _classified(12, model_version="v2"))  # a new model: new rows
+    assert _count(snowflake_connection, tables.classified.name) == 24
+
+
+def test_top_k_is_queryable_variant_and_timestamps_are_utc(snowflake_connection, snowflake_settings):
+    tables = _tables(snowflake_connection, snowflake_settings)
+    source = classified_event("T-V", created_at="2026-11-24T11:02:00+02:00")
+    tables.merge(tables.classified, [classified_row(ClassifiedEvent.model_validate(source), 1, 9, LOADED)])
+    runner_up, created = snowflake_connection.cursor().execute(
+        f"SELECT TOP_K[1]:category::VARCHAR, CREATED_AT FROM {tables.classified.name} WHERE TICKET_ID = 'T-V'"
+    ).fetchone()
+    assert runner_up == source["top_k"][1]["category"]
+    assert created.replace(tzinfo=timezone.utc) == datetime(2026, 11, 24, 9, 2, tzinfo=timezone.utc)
+
+
+def test_feedback_is_keyed_on_ticket_and_time(snowflake_connection, snowflake_settings):
+    tables = _tables(snowflake_connection, snowflake_settings)
+    first = FeedbackEvent.model_validate(feedback_event("T-1", at="2026-11-24T09:00:00Z", corrected="Hardware"))
+    later = FeedbackEvent.model_validate(feedback_event("T-1", at="2026-11-24T09:05:00Z", corrected="Access"))
+    rows = [feedback_row(first, 0, 0, LOADED), feedback_row(later, 0, 1, LOADED)]
+    tables.merge(tables.feedback, rows)
+    tables.merge(tables.feedback, rows)
+    assert _count(snowflake_connection, tables.feedback.name) == 2
+
+
+def test_labels_view_prefers_the_latest_human_correction(snowflake_connection, snowflake_settings):
+    tables = _tables(snowflake_connection, snowflake_settings)
+    tables.merge(tables.classified, _classified(3, category="Storage"))
+    base = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+    corrections = [("T-0", "Hardware", base), ("T-0", "Access", base + timedelta(minutes=5)), ("T-1", "Storage", base)]
+    tables.merge(tables.feedback, [
+        feedback_row(FeedbackEvent.model_validate(feedback_event(t, at=at.isoformat(), corrected=c)), 0, i, LOADED)
+        for i, (t, c, at) in enumerate(corrections)])
+    rows = snowflake_connection.cursor().execute(
+        f"SELECT TICKET_ID, LABEL, LABEL_SOURCE, PREDICTED_CATEGORY FROM {tables.view} ORDER BY TICKET_ID").fetchall()
+    assert rows == [("T-0", "Access", "human", "Storage"), ("T-1", "Storage", "human", "Storage"),
+                    ("T-2", "Storage", "model", "Storage")]
