@@ -1,0 +1,373 @@
+"""The Helm chart lints, renders valid Kubernetes objects in every scenario, and keeps its promises.
+
+Rendering goes through Helm itself (helm-python-sdk embeds Helm's Go SDK), so
+the values schema, ``required`` and template errors are Helm's own. Built-in
+kinds are checked against Kubernetes' OpenAPI schemas (kubernetes-validate,
+strict: unknown fields fail); the Prometheus operator's CRDs, which it cannot
+validate, are checked structurally and their rules by promtool.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+from helm_python import _native
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "ticket-classifier"
+SCENARIOS = sorted(p.name.removesuffix("-values.yaml") for p in (CHART / "ci").glob("*-values.yaml"))
+KUBERNETES_VERSION = kubernetes_validate.latest_version()
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+OPERATOR_APIS = ["monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor",
+                 "monitoring.coreos.com/v1/PrometheusRule"]
+SECRET_MARKERS = ("PASSWORD", "TOKEN", "SECRET", "PRIVATE_KEY", "_PWD")
+
+
+@pytest.fixture(scope="module")
+def chart():
+    with helm.Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def scenario_values(name: str) -> dict:
+    return yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text()) or {}
+
+
+def render(chart: helm.Chart, values: dict | None = None, api_versions: list[str] | None = None) -> list[dict]:
+    """Every Kubernetes object the chart renders (NOTES.txt left out)."""
+    if api_versions is None:
+        manifests = chart.render(values or {}, name="tc", namespace="tickets")
+    else:
+        # Chart.render does not expose the capabilities option the C ABI accepts.
+        manifests = json.loads(_native.call_string(
+            "helm_render", chart._raw(), json.dumps(values or {}),
+            json.dumps({"name": "tc", "namespace": "tickets", "api_versions": api_versions})))
+    return [doc for path, text in sorted(manifests.items()) if not path.endswith("NOTES.txt")
+            for doc in yaml.safe_load_all(text) if doc]
+
+
+def notes(chart: helm.Chart, values: dict) -> str:
+    manifests = chart.render(values, name="tc", namespace="tickets")
+    return next(text for path, text in manifests.items() if path.endswith("NOTES.txt"))
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def pod_specs(docs: list[dict]) -> list[tuple[str, dict]]:
+    specs = []
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "Job"):
+            specs.append((doc["metadata"]["name"], doc["spec"]["template"]["spec"]))
+        elif doc["kind"] == "CronJob":
+            specs.append((doc["metadata"]["name"], doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
+    return specs
+
+
+def test_scenarios_cover_default_minimal_gpu_and_full():
+    assert {"default", "minimal", "gpu", "full"} <= set(SCENARIOS)
+
+
+def test_chart_version_is_separate_from_app_version(chart):
+    meta = chart.metadata
+    assert meta["version"] and meta["appVersion"]
+    assert meta["apiVersion"] == "v2"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_lint_is_clean(scenario):
+    report = helm.lint(CHART, scenario_values(scenario), strict=True, namespace="tickets")
+    problems = [m for m in report["messages"] if m["severity"] >= 2]  # 1 = info ("icon is recommended")
+    assert not report["errors"] and not problems, report
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_rendered_object_is_valid_kubernetes(chart, scenario):
+    docs = render(chart, scenario_values(scenario))
+    assert docs
+    for doc in docs:
+        if doc["kind"] in CRD_KINDS:
+            continue  # checked structurally below
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            pytest.fail(f"{doc['kind']}/{doc['metadata']['name']} ({scenario}): {path}: {exc.message}")
+
+
+def test_default_install_is_a_worker_with_its_service_and_registry(chart):
+    kinds = sorted(d["kind"] for d in render(chart))
+    assert kinds == ["ConfigMap", "Deployment", "PersistentVolumeClaim", "Service", "ServiceAccount"]
+
+
+def test_full_scenario_renders_every_feature(chart):
+    kinds = {d["kind"] for d in render(chart, scenario_values("full"))}
+    assert {"Deployment", "Service", "ConfigMap", "CronJob", "Job", "HorizontalPodAutoscaler",
+            "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule",
+            "PersistentVolumeClaim", "ServiceAccount"} <= kinds
+    deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]
+                   for d in by_kind(render(chart, scenario_values("full")), "Deployment")}
+    assert deployments == {"worker", "notifier", "sink"}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_pods_are_locked_down(chart, scenario):
+    for name, spec in pod_specs(render(chart, scenario_values(scenario))):
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, name
+        assert pod["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert spec["automountServiceAccountToken"] is False, name
+        tmp_volumes = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+        for container in spec["containers"]:
+            ctx = container["securityContext"]
+            assert ctx["readOnlyRootFilesystem"] is True, (name, container["name"])
+            assert ctx["allowPrivilegeEscalation"] is False, (name, container["name"])
+            assert ctx["capabilities"]["drop"] == ["ALL"], (name, container["name"])
+            assert "add" not in ctx["capabilities"]
+            tmp = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+            assert tmp and tmp[0]["name"] in tmp_volumes, f"{name}/{container['name']}: no emptyDir on /tmp"
+            assert "resources" in container
+
+
+def test_secrets_are_referenced_never_templated(chart):
+    docs = render(chart, scenario_values("full"))
+    assert not by_kind(docs, "Secret")
+    config = by_kind(docs, "ConfigMap")[0]["data"]
+    assert not [k for k in config if any(m in k for m in SECRET_MARKERS) and k != "TICKETS_SNOWFLAKE_PRIVATE_KEY_FILE"]
+    referenced = set()
+    for name, spec in pod_specs(docs):
+        for container in spec["containers"]:
+            for env in container.get("env", []):
+                if any(m in env["name"] for m in SECRET_MARKERS):
+                    assert "value" not in env, f"{name}: {env['name']} has a literal value"
+                    ref = env["valueFrom"]["secretKeyRef"]
+                    referenced.add((env["name"], ref["name"], ref["key"]))
+    assert ("TICKETS_SLACK_BOT_TOKEN", "tickets-slack", "bot-token") in referenced
+    assert ("TICKETS_SLACK_SIGNING_SECRET", "tickets-slack", "signing-secret") in referenced
+    assert ("TICKETS_SNOWFLAKE_PRIVATE_KEY_FILE_PWD", "tickets-snowflake", "private-key-passphrase") in referenced
+    assert ("TICKETS_KAFKA_SASL_PASSWORD", "tickets-kafka", "sasl-password") in referenced
+    sink = next(spec for name, spec in pod_specs(docs) if name.endswith("-sink"))
+    key_volume = next(v for v in sink["volumes"] if v["name"] == "snowflake-key")
+    assert key_volume["secret"]["secretName"] == "tickets-snowflake"
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"notifier": {"enabled": True}}, "slack.existingSecret"),
+    ({"sink": {"enabled": True}, "snowflake": {"account": "acme", "user": "u"}}, "snowflake.existingSecret"),
+    ({"sink": {"enabled": True}, "snowflake": {"existingSecret": "s", "user": "u"}}, "snowflake.account"),
+])
+def test_components_refuse_to_render_without_their_secrets(chart, values, message):
+    with pytest.raises(helm.HelmRenderError, match=message):
+        chart.render(values, name="tc")
+
+
+def test_gpu_scenario_requests_gpus_on_gpu_nodes(chart):
+    docs = render(chart, scenario_values("gpu"))
+    worker = next(d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-worker"))
+    spec = worker["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert container["image"].endswith(":0.1.0-gpu")
+    assert spec["nodeSelector"] == {"pool": "inference", "nvidia.com/gpu.present": "true"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
+    config = by_kind(docs, "ConfigMap")[0]["data"]
+    assert config["TICKETS_EMBED_PROVIDER"] == "cuda" and config["TICKETS_EMBED_VARIANT"] == "fp32"
+    cpu = render(chart)
+    cpu_container = next(d for d in by_kind(cpu, "Deployment"))["spec"]["template"]["spec"]["containers"][0]
+    assert "nvidia.com/gpu" not in cpu_container["resources"].get("limits", {})
+    assert by_kind(cpu, "ConfigMap")[0]["data"]["TICKETS_EMBED_PROVIDER"] == "cpu"
+
+
+def test_model_registry_is_shared_read_only_by_workers_and_writable_by_training(chart):
+    docs = render(chart, scenario_values("full"))
+    claim = by_kind(docs, "PersistentVolumeClaim")[0]["metadata"]["name"]
+    mounts = {}
+    for name, spec in pod_specs(docs):
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        for container in spec["containers"]:
+            for mount in container["volumeMounts"]:
+                if mount["name"] == "registry":
+                    assert volumes["registry"]["persistentVolumeClaim"]["claimName"] == claim
+                    mounts[name] = mount["readOnly"]
+    assert mounts == {"tc-ticket-classifier-worker": True, "tc-ticket-classifier-retrain": False,
+                      "tc-ticket-classifier-promote": False}
+    minimal = render(chart, scenario_values("minimal"))
+    spec = by_kind(minimal, "Deployment")[0]["spec"]["template"]["spec"]
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v}
+    assert claims == {"registry": "models", "embedder": "embedders"}
+    assert not by_kind(minimal, "PersistentVolumeClaim")
+
+
+def test_retraining_registers_and_promotion_is_a_separate_explicit_job(chart):
+    docs = render(chart, scenario_values("full"))
+    cron = by_kind(docs, "CronJob")[0]
+    args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:4] == ["python", "-m", "training", "train"]
+    assert args[-2:] == ["--out", "/var/lib/ticket-classifier/registry"]
+    assert "promote" not in " ".join(args) and "--promote" not in args
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    job = by_kind(docs, "Job")[0]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "python", "-m", "training", "registry", "promote", "20261124T091500Z-3fa2c1"]
+    assert not by_kind(render(chart, {"retrain": {"enabled": True}}), "Job"), "no promotion unless asked"
+    text = notes(chart, {"retrain": {"enabled": True}})
+    assert "--set promote.version=VERSION" in text and "python -m training registry promote VERSION" in text
+
+
+def test_values_schema_rejects_bad_input_through_helm(chart):
+    for bad in ({"worker": {"replicaCount": "two"}},
+                {"wroker": {"replicaCount": 2}},
+                {"prometheusRule": {"enabled": "yes"}},
+                {"config": {"kafkaSecurityProtocol": "TLS"}},
+                {"config": {"extra": {"KAFKA_BOOTSTRAP": "x"}}},
+                {"image": {"pullPolicy": "Sometimes"}}):
+        with pytest.raises(helm.HelmValuesError):
+            chart.render(bad, name="tc")
+    chart.validate_schema({"worker": {"replicaCount": 3}})
+
+
+def test_hpa_and_pdb_target_the_worker(chart):
+    docs = render(chart, scenario_values("full"))
+    worker = next(d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-worker"))
+    assert "replicas" not in worker["spec"], "the HPA owns the replica count"
+    hpa = by_kind(docs, "HorizontalPodAutoscaler")[0]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
+    pdb = by_kind(docs, "PodDisruptionBudget")[0]
+    assert pdb["spec"]["selector"]["matchLabels"] == worker["spec"]["selector"]["matchLabels"]
+
+
+def test_network_policies_select_each_component(chart):
+    docs = render(chart, scenario_values("full"))
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in by_kind(docs, "Deployment")}
+    policies = by_kind(docs, "NetworkPolicy")
+    assert len(policies) == len(pods)
+    for policy in policies:
+        selector = policy["spec"]["podSelector"]["matchLabels"]
+        assert sum(selector.items() <= labels.items() for labels in pods.values()) == 1
+        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+        assert {53, 9092} <= egress_ports
+
+
+def test_service_monitor_scrapes_every_metrics_port(chart):
+    docs = render(chart, scenario_values("full"))
+    monitor = by_kind(docs, "ServiceMonitor")[0]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    selected = [s for s in by_kind(docs, "Service")
+                if monitor["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()]
+    assert {s["metadata"]["labels"]["app.kubernetes.io/component"] for s in selected} == {"worker", "notifier", "sink"}
+    endpoint_ports = {e["port"] for e in monitor["spec"]["endpoints"]}
+    for service in selected:
+        assert endpoint_ports & {p["name"] for p in service["spec"]["ports"]}, service["metadata"]["name"]
+    assert all(e["path"] == "/metrics" for e in monitor["spec"]["endpoints"])
+
+
+def test_operator_objects_follow_the_cluster_capabilities(chart):
+    auto = {"serviceMonitor": {"enabled": "auto"}, "prometheusRule": {"enabled": "auto"}}
+    assert not {"ServiceMonitor", "PrometheusRule"} & {d["kind"] for d in render(chart, auto)}
+    with_operator = {d["kind"] for d in render(chart, auto, api_versions=OPERATOR_APIS)}
+    assert {"ServiceMonitor", "PrometheusRule"} <= with_operator
+    off = {"serviceMonitor": {"enabled": False}, "prometheusRule": {"enabled": False}}
+    assert not {"ServiceMonitor", "PrometheusRule"} & {d["kind"] for d in render(chart, off, api_versions=OPERATOR_APIS)}
+
+
+def test_prometheus_rule_ships_the_tested_rules_file(chart, tmp_path):
+    source = yaml.safe_load((CHART / "files" / "alerts.rules.yml").read_text())
+    docs = render(chart, scenario_values("full"))
+    rule = by_kind(docs, "PrometheusRule")[0]
+    shipped = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+    expected = {r["alert"]: r for g in source["groups"] for r in g["rules"]}
+    assert set(shipped) == set(expected) - {"TicketsSlackRequestsRejected"}  # disabled in full-values
+    for name, r in shipped.items():
+        assert r["expr"] == expected[name]["expr"]
+        assert r["labels"] == {**expected[name]["labels"], "team": "it-ops"}
+        assert r["annotations"]["runbook_url"].endswith(f"docs/operations.md#{name.lower()}")
+    # What the operator will load must be valid for Prometheus itself.
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboard_config_map_carries_the_sidecar_label_and_the_dashboard(chart):
+    docs = render(chart, scenario_values("full"))
+    config_map = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard"))
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config_map["metadata"]["annotations"] == {"grafana_folder": "Tickets"}
+    shipped = json.loads(config_map["data"]["ticket-classifier.json"])
+    assert shipped == json.loads((CHART / "files" / "dashboard.json").read_text())
+
+
+def test_docs_link_to_the_chart_files_as_the_single_source():
+    for name in ("alerts.rules.yml", "dashboard.json"):
+        link = ROOT / "docs" / "monitoring" / name
+        assert link.is_symlink(), f"docs/monitoring/{name} should link to the chart's copy"
+        assert link.resolve() == (CHART / "files" / name).resolve()
+
+
+def test_every_value_is_commented_and_in_the_schema():
+    """prometheus-community style: a `# --` comment above every value; the schema knows every value."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    stack: list[tuple[int, str]] = []
+    uncommented, unknown = [], []
+    for number, line in enumerate(lines):
+        match = re.match(r"^( *)([A-Za-z][\w.-]*):", line)
+        if not match or line.lstrip().startswith("#"):
+            continue
+        indent, key = len(match.group(1)), match.group(2)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        node = schema
+        for _, parent in stack:
+            node = node.get("properties", {}).get(parent, {})
+        if "properties" not in node:
+            continue  # inside a free-form object (resources, probes, securityContext): Kubernetes' own fields
+        path = ".".join([p for _, p in stack] + [key])
+        prop = node["properties"].get(key)
+        if prop is None:
+            unknown.append(path)
+        elif "properties" not in prop:
+            previous = next((l for l in reversed(lines[:number]) if l.strip()), "")
+            if not previous.strip().startswith("# --") and not previous.strip().startswith("#"):
+                uncommented.append(path)
+        stack.append((indent, key))
+    assert not unknown, f"values missing from values.schema.json: {unknown}"
+    assert not uncommented, f"values without a comment: {uncommented}"
+
+
+def _settings_the_code_reads() -> set[str]:
+    """Every TICKETS_* variable some ``from_env`` reads (``env.str("NAME", ...)`` and friends)."""
+    pattern = re.compile(r'env\.(?:str|int|float|bool|json)\(\s*"([A-Z0-9_]+)"')
+    return {"TICKETS_" + name for path in (ROOT / "stream").rglob("*.py") for name in pattern.findall(path.read_text())}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_rendered_settings_are_ones_the_code_reads_and_accepts(chart, scenario):
+    from stream.config import Settings
+    from stream.downstream_config import SlackSettings, SnowflakeSettings
+
+    docs = render(chart, scenario_values(scenario))
+    known = _settings_the_code_reads()
+    environment = dict(next(d for d in by_kind(docs, "ConfigMap") if "TICKETS_APP_ID" in d["data"])["data"])
+    for _, spec in pod_specs(docs):
+        for container in spec["containers"]:
+            environment.update({e["name"]: "placeholder" for e in container.get("env", [])
+                                if e["name"].startswith("TICKETS_") and "valueFrom" in e})
+            environment.update({e["name"]: e["value"] for e in container.get("env", [])
+                                if e["name"].startswith("TICKETS_") and "value" in e})
+    unknown = sorted(set(environment) - known)
+    assert not unknown, f"the chart sets variables no code reads: {unknown}"
+    Settings.from_env(environment)  # raises ConfigError on a value the code cannot use
+    if "TICKETS_SLACK_CHANNEL_MAP" in environment:
+        SlackSettings.from_env(environment)
+    if "TICKETS_SNOWFLAKE_ACCOUNT" in environment:
+        SnowflakeSettings.from_env(environment)
