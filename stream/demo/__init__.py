@@ -1,0 +1,1 @@
+"""The embedded demo: the whole system on one machine, no external services."""
