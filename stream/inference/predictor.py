@@ -1,0 +1,215 @@
+"""Load one trained version once and classify texts or tickets with it.
+
+The predictor is the only inference code path: the stream worker, the offline
+``evaluate`` command and the quality bench all go through it, so a metric
+measured offline is a metric of what serving does.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Protocol, Sequence
+
+import numpy as np
+
+from .clean import DEFAULT_MASK_PATTERNS, PREPROCESSING_VERSION, assemble_ticket_text
+from .exceptions import EmbedderMismatchError, ModelLoadError
+from .features import assemble_features, check_blocks, lexical_scores, linear_scores, needs_embedder
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+BOOSTER = "booster.txt"
+LEXICAL = "lexical.joblib"
+EMBEDDING_LINEAR = "embedding_linear.joblib"
+THRESHOLDS = "thresholds.json"
+REQUIRED_FILES = (MANIFEST, BOOSTER, THRESHOLDS)
+TOP_K = 3
+
+
+class Embedder(Protocol):
+    """What the predictor needs from an embedder (``OnnxEmbedder`` or a cached wrapper)."""
+
+    id: str
+    sha256: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One ticket's answer: best category, its probability, the top-k and whether to abstain."""
+
+    category: str
+    confidence: float
+    top_k: list[tuple[str, float]]
+    needs_human: bool
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(version_dir: Path) -> dict:
+    version_dir = Path(version_dir)
+    path = version_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelLoadError(version_dir, f"{MANIFEST} is missing") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(version_dir, f"{MANIFEST} is unreadable: {exc}") from None
+    for key in ("version", "labels", "feature_blocks"):
+        if key not in manifest:
+            raise ModelLoadError(version_dir, f"{MANIFEST} has no {key!r}")
+    return manifest
+
+
+def _check_files(version_dir: Path, manifest: dict) -> None:
+    blocks = manifest["feature_blocks"]
+    needed = list(REQUIRED_FILES) + ([LEXICAL] if "lexical" in blocks else []) \
+        + ([EMBEDDING_LINEAR] if "embedding_linear" in blocks else [])
+    missing = [name for name in needed if not (version_dir / name).is_file()]
+    if missing:
+        raise ModelLoadError(version_dir, f"missing file(s): {', '.join(missing)}")
+    for name, expected in (manifest.get("files") or {}).items():
+        path = version_dir / name
+        if path.is_file() and file_sha256(path) != expected:
+            raise ModelLoadError(version_dir, f"{name} does not match its sha256 in the manifest (corrupted?)")
+
+
+def _load_embedder(version_dir: Path, spec: dict, embedder_dir, *, threads, provider) -> Embedder:
+    if embedder_dir is None:
+        raise ModelLoadError(version_dir, "the model needs an embedder but no embedder_dir was given")
+    from .embedder import OnnxEmbedder  # the ONNX runtime is only needed when a model uses it
+
+    folder = Path(embedder_dir).expanduser() / spec["name"]
+    if not folder.is_dir():
+        raise ModelLoadError(version_dir, f"embedder {spec['name']!r} not found in {folder.parent} "
+                                          f"(build it with `python -m training build-embedder`)")
+    try:
+        return OnnxEmbedder.load(folder, variant=spec.get("variant", "int8"),
+                                 max_tokens=int(spec.get("max_tokens", 512)), threads=threads, provider=provider)
+    except Exception as exc:  # noqa: BLE001 - any failure here means "cannot serve this version"
+        raise ModelLoadError(version_dir, f"embedder {folder} failed to load: {exc}") from exc
+
+
+class Predictor:
+    """A loaded model version: booster, lexical model, thresholds and embedder."""
+
+    def __init__(self, *, version: str, labels: Sequence[str], booster, blocks: Sequence[str],
+                 thresholds: dict[str, float], lexical=None, embedder: Embedder | None = None,
+                 embedding_linear=None, manifest: dict | None = None):
+        self.version = version
+        self.labels = list(labels)
+        self.blocks = check_blocks(blocks)
+        self.thresholds = {label: float(thresholds.get(label, 0.0)) for label in self.labels}
+        self.manifest = manifest or {}
+        self.embedder = embedder
+        self._booster = booster
+        self._lexical = lexical
+        self._embedding_linear = embedding_linear
+        self._mask_patterns = tuple((self.manifest.get("clean") or {}).get("mask_patterns")
+                                    or DEFAULT_MASK_PATTERNS)
+        self._lock = threading.Lock()
+
+    @property
+    def embedder_id(self) -> str | None:
+        return self.embedder.id if self.embedder is not None else None
+
+    @classmethod
+    def load(cls, version_dir, embedder_dir=None, *, embedder: Embedder | None = None,
+             load_embedder: bool = True, threads: int | None = None, provider: str = "auto") -> "Predictor":
+        """Load a version folder once. ``embedder`` overrides loading from ``embedder_dir``
+        (training passes its cached embedder); its sha256 must still match the manifest."""
+        import joblib
+        import lightgbm as lgb
+
+        version_dir = Path(version_dir)
+        manifest = read_manifest(version_dir)
+        _check_files(version_dir, manifest)
+        blocks = check_blocks(manifest["feature_blocks"])
+        if manifest.get("preprocessing_version") != PREPROCESSING_VERSION:
+            log.warning("model %s was trained with preprocessing v%s, this code is v%s",
+                        manifest["version"], manifest.get("preprocessing_version"), PREPROCESSING_VERSION)
+        try:
+            booster = lgb.Booster(model_file=str(version_dir / BOOSTER))
+            thresholds = json.loads((version_dir / THRESHOLDS).read_text())
+            lexical = joblib.load(version_dir / LEXICAL) if "lexical" in blocks else None
+            emb_linear = joblib.load(version_dir / EMBEDDING_LINEAR) if "embedding_linear" in blocks else None
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(version_dir, f"artifact unreadable: {exc}") from exc
+        n_labels = len(manifest["labels"])
+        if booster.num_model_per_iteration() != (n_labels if n_labels > 2 else 1):
+            raise ModelLoadError(version_dir, "booster class count does not match the manifest labels")
+
+        spec = manifest.get("embedder")
+        if needs_embedder(blocks) and load_embedder:
+            if not spec:
+                raise ModelLoadError(version_dir, "manifest names no embedder for its embedding block(s)")
+            if embedder is None:
+                embedder = _load_embedder(version_dir, spec, embedder_dir, threads=threads, provider=provider)
+            if embedder.sha256 != spec["sha256"]:
+                raise EmbedderMismatchError(version_dir, spec["sha256"], embedder.sha256)
+        elif not needs_embedder(blocks):
+            embedder = None
+        log.info("loaded model %s (%d labels, blocks %s)", manifest["version"], len(manifest["labels"]),
+                 "+".join(blocks))
+        return cls(version=manifest["version"], labels=manifest["labels"], booster=booster, blocks=blocks,
+                   thresholds=thresholds, lexical=lexical, embedder=embedder, embedding_linear=emb_linear,
+                   manifest=manifest)
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        values: dict[str, Any] = {}
+        if needs_embedder(self.blocks):
+            if self.embedder is None:
+                raise ModelLoadError(self.version, "this predictor was loaded without its embedder")
+            vectors = self.embedder.embed(list(texts))
+            values["embedding"] = vectors
+            if "embedding_linear" in self.blocks:
+                values["embedding_linear"] = linear_scores(self._embedding_linear, vectors, len(self.labels))
+        if "lexical" in self.blocks:
+            values["lexical"] = lexical_scores(self._lexical, texts, len(self.labels))
+        return assemble_features(self.blocks, values)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape (n, n_labels), columns in ``self.labels`` order."""
+        if len(texts) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float64)
+        with self._lock:
+            proba = np.asarray(self._booster.predict(self.features(texts)), dtype=np.float64)
+        if proba.ndim == 1:  # binary objective: probability of the second label
+            proba = np.stack([1.0 - proba, proba], axis=1)
+        return proba
+
+    def decide(self, proba: np.ndarray) -> list[Prediction]:
+        """Probabilities → predictions with top-k and the per-class abstain decision."""
+        k = min(TOP_K, len(self.labels))
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        out = []
+        for row, idx in zip(proba, order):
+            top = [(self.labels[i], float(row[i])) for i in idx]
+            category, confidence = top[0]
+            out.append(Prediction(category=category, confidence=confidence, top_k=top,
+                                  needs_human=confidence < self.thresholds[category]))
+        return out
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Already-assembled texts → predictions (texts are used as given)."""
+        return self.decide(self.predict_proba(texts))
+
+    def assemble(self, tickets: Iterable[Any]) -> list[str]:
+        return [assemble_ticket_text(t, self._mask_patterns) for t in tickets]
+
+    def classify_tickets(self, tickets: Iterable[Any]) -> list[Prediction]:
+        """Tickets (TicketEvent or dict) → cleaned, assembled, classified (same code as training)."""
+        return self.predict(self.assemble(tickets))

@@ -1,0 +1,56 @@
+"""The final classifier: a LightGBM booster on the stacked feature blocks."""
+from __future__ import annotations
+
+import logging
+
+import lightgbm as lgb
+import numpy as np
+from tqdm.auto import tqdm
+
+from .config import LightGBMConfig
+
+log = logging.getLogger(__name__)
+
+
+def booster_params(cfg: LightGBMConfig, n_labels: int, seed: int) -> dict:
+    params = {
+        "objective": "multiclass" if n_labels > 2 else "binary",
+        "learning_rate": cfg.learning_rate,
+        "num_leaves": cfg.num_leaves,
+        "min_data_in_leaf": cfg.min_data_in_leaf,
+        "feature_fraction": cfg.feature_fraction,
+        "bagging_fraction": cfg.bagging_fraction,
+        "bagging_freq": cfg.bagging_freq,
+        "lambda_l2": cfg.lambda_l2,
+        "device_type": cfg.device_type,
+        "seed": seed,
+        "deterministic": True,           # same data + seed → same booster (CPU)
+        "force_row_wise": True,          # required by `deterministic` to pick one histogram layout
+        "verbosity": -1,
+    }
+    if n_labels > 2:
+        params["num_class"] = n_labels
+    if cfg.num_threads:
+        params["num_threads"] = cfg.num_threads
+    return params
+
+
+def train_booster(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
+                  n_labels: int, cfg: LightGBMConfig, seed: int, progress: bool = True) -> lgb.Booster:
+    """Fit with early stopping on the validation rows; the best iteration is what gets saved."""
+    params = booster_params(cfg, n_labels, seed)
+    train_set = lgb.Dataset(X_train, label=y_train, free_raw_data=True)
+    val_set = lgb.Dataset(X_val, label=y_val, reference=train_set)
+    bar = tqdm(total=cfg.num_boost_round, desc="boosting", unit="rounds", disable=not progress)
+
+    def tick(env) -> None:
+        bar.update(1)
+
+    try:
+        booster = lgb.train(params, train_set, num_boost_round=cfg.num_boost_round, valid_sets=[val_set],
+                            valid_names=["val"],
+                            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False), tick])
+    finally:
+        bar.close()
+    log.info("booster: best iteration %d of %d", booster.best_iteration, booster.current_iteration())
+    return booster

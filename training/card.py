@@ -1,0 +1,57 @@
+"""The short model card written next to every trained version."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def write_model_card(path: Path, manifest: dict) -> None:
+    m = manifest.get("metrics") or {}
+    data = manifest["data"]
+    emb = manifest.get("embedder") or {}
+    lines = [
+        f"# Model card — {manifest['version']}",
+        "",
+        "**Task**: route IT-service tickets (chat or email) to one of "
+        f"{len(manifest['labels'])} categories; abstain (`needs_human`) below per-class thresholds.",
+        "",
+        "## Model",
+        f"- Feature blocks: {', '.join(manifest['feature_blocks'])}; final classifier LightGBM "
+        f"(best iteration {data.get('best_iteration')}).",
+        f"- Embedder: {emb.get('id', 'none')}" + (f" (sha256 {emb['sha256'][:12]}…)" if emb else ""),
+        f"- Preprocessing v{manifest['preprocessing_version']}; code {manifest['code_version']}; "
+        f"created {manifest['created_at']}.",
+        "",
+        "## Data",
+        f"- Source `{data['source']}`, fingerprint `{data['fingerprint'][:16]}…`: {data['rows_read']} rows read, "
+        f"{data['rows_kept']} kept, {data['rows_used']} used ({data['rows_train']} train, {data['rows_test']} test).",
+        f"- Dropped: " + ", ".join(f"{k} {v}" for k, v in data["drop_reasons"].items()) + ".",
+        f"- Labels: " + ", ".join(f"{k} ({v})" for k, v in data["label_counts"].items()) + ".",
+        "",
+        "## Test metrics",
+        f"- Accuracy {_pct(m.get('accuracy'))}, macro-F1 {_pct(m.get('macro_f1'))}, "
+        f"precision@2 {_pct(m.get('precision_at_2'))}.",
+        f"- Coverage {_pct(m.get('coverage'))} at per-class thresholds (target precision "
+        f"{manifest['thresholds']['target_precision']}), precision when not abstained "
+        f"{_pct(m.get('precision_when_not_abstained'))}.",
+        "",
+        "| category | threshold | val precision | val coverage | test F1 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    per_class = m.get("per_class") or {}
+    for row in manifest["thresholds"]["per_class"]:
+        f1 = (per_class.get(row["category"]) or {}).get("f1")
+        lines.append(f"| {row['category']} | {row['threshold']:.3f} | {_pct(row['precision'])} | "
+                     f"{_pct(row['coverage'])} | {_pct(f1)} |")
+    lines += [
+        "",
+        "## Limits",
+        "- Trained on English, lower-cased helpdesk text; other languages and styles are out of distribution.",
+        "- Probabilities are LightGBM outputs, not calibrated guarantees (see reliability.png).",
+        "- Thresholds were chosen on a validation split; precision on live traffic drifts with the ticket mix.",
+        "",
+    ]
+    path.write_text("\n".join(lines))

@@ -1,0 +1,256 @@
+"""CLI commands ``train``, ``evaluate`` and ``registry list|show|promote|rollback``.
+
+Registered into ``python -m training`` by :mod:`training.cli`. Handlers import
+their heavy dependencies lazily so ``--help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _settings():
+    from stream.config import Settings
+
+    return Settings.from_env()
+
+
+def _add_columns(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text-col", action="append", dest="text_cols", metavar="COL",
+                   help="text column; repeat for several (e.g. subject and body). Default: from config")
+    p.add_argument("--label-col", help="label column. Default: from config")
+    p.add_argument("--id-col", help="ticket id column (needed for feedback corrections)")
+    p.add_argument("--triage-col", action="append", dest="triage_cols", metavar="COL",
+                   help="triage column appended as '| col: value'; repeatable")
+    p.add_argument("--sample", type=int, help="use a stratified subset of N rows")
+    p.add_argument("--embedder-dir", help="built embedders (default: TICKETS_EMBEDDER_DIR)")
+    p.add_argument("--cache-dir", help="embeddings cache (default ~/.cache/ticket-classifier/embeddings)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _config_from_args(args):
+    from .config import load_config
+
+    config = load_config(args.config) if getattr(args, "config", None) else load_config()
+    data: dict = {}
+    columns: dict = {}
+    if getattr(args, "data", None):
+        data.update(source="file", path=args.data)
+    if args.text_cols:
+        columns["text"] = args.text_cols
+    if args.label_col:
+        columns["label"] = args.label_col
+    if args.id_col:
+        columns["id"] = args.id_col
+    if args.triage_cols:
+        columns["triage"] = args.triage_cols
+    if columns:
+        data["columns"] = columns
+    if args.sample:
+        data["sample"] = args.sample
+    changes: dict = {"data": data}
+    if args.cache_dir:
+        changes["embedder"] = {"cache_dir": args.cache_dir}
+    if getattr(args, "device_type", None):
+        changes["lightgbm"] = {"device_type": args.device_type}
+    return config.replace(**changes)
+
+
+# ---- train ------------------------------------------------------------------------------------
+def _train(args) -> int:
+    from .exceptions import TrainingError
+    from .train import train_version
+    from stream.inference.exceptions import InferenceError
+
+    settings = _settings()
+    try:
+        config = _config_from_args(args)
+        outcome = train_version(config, args.out or settings.registry_dir,
+                                embedder_dir=args.embedder_dir or settings.embedder_dir,
+                                promote=args.promote, progress=not args.no_progress)
+    except (TrainingError, InferenceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    m = outcome.metrics
+    print(f"version {outcome.version} written to {outcome.path}" + (" and promoted" if outcome.promoted else ""))
+    if "accuracy" in m:
+        print(f"test: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  precision@2 "
+              f"{m['precision_at_2']:.4f}  coverage {m['coverage']:.4f}")
+    return 0
+
+
+# ---- evaluate ---------------------------------------------------------------------------------
+def resolve_model_dir(path) -> Path:
+    """A version folder, or a registry folder (→ its promoted version)."""
+    from stream.inference.exceptions import RegistryError
+    from stream.inference.predictor import MANIFEST
+    from stream.inference.registry import Registry
+
+    path = Path(path).expanduser()
+    if (path / MANIFEST).is_file():
+        return path
+    promoted = Registry(path).promoted()
+    if promoted is None:
+        raise RegistryError(f"{path} is neither a model version nor a registry with a promoted version")
+    return promoted
+
+
+def evaluate_model(model_dir, config, embedder_dir, *, use_cache: bool = True, progress: bool = True) -> dict:
+    """Metrics of a stored version on labelled data, through the serving Predictor."""
+    from stream.inference.predictor import Predictor, read_manifest
+
+    from .embed import CachedEmbedder
+    from .evaluate import compute_metrics, slice_metrics
+    from .train import load_data, stratified_sample
+
+    manifest = read_manifest(model_dir)
+    embedder = None
+    from stream.inference.features import needs_embedder
+
+    if needs_embedder(manifest["feature_blocks"]) and use_cache:
+        from stream.inference.embedder import OnnxEmbedder
+
+        spec = manifest["embedder"]
+        inner = OnnxEmbedder.load(Path(embedder_dir).expanduser() / spec["name"], variant=spec["variant"],
+                                  max_tokens=spec["max_tokens"], threads=config.embedder.threads)
+        embedder = CachedEmbedder(inner, config.embedder.cache_dir, spec["max_tokens"],
+                                  config.embedder.batch_size, progress)
+    predictor = Predictor.load(model_dir, embedder_dir, embedder=embedder)
+    clean = manifest.get("clean") or {}
+    config = config.replace(clean={k: v for k, v in clean.items() if k in ("mask_patterns", "max_masking_ratio")})
+    prepared = load_data(config, progress)
+    frame = stratified_sample(prepared.frame, config.data.sample, config.seed)
+    texts, y_true = frame["text"].tolist(), frame["label"].tolist()
+    proba = predictor.predict_proba(texts)
+    needs_human = [d.needs_human for d in predictor.decide(proba)]
+    metrics = compute_metrics(y_true, proba, predictor.labels, needs_human)
+    metrics["slices"] = slice_metrics(texts, y_true, proba, predictor.labels, needs_human)
+    metrics["model_version"] = predictor.version
+    metrics["drop_reasons"] = prepared.drop_reasons
+    return metrics
+
+
+def _evaluate(args) -> int:
+    from .evaluate import format_report
+    from .exceptions import TrainingError
+    from stream.inference.exceptions import InferenceError
+
+    settings = _settings()
+    try:
+        model_dir = resolve_model_dir(args.model)
+        metrics = evaluate_model(model_dir, _config_from_args(args), args.embedder_dir or settings.embedder_dir,
+                                 use_cache=not args.no_cache, progress=not args.no_progress and not args.json)
+    except (TrainingError, InferenceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(format_report(metrics, title=f"model {metrics['model_version']} on {Path(args.data).name}"))
+    return 0
+
+
+# ---- registry ---------------------------------------------------------------------------------
+def _registry(args):
+    from stream.inference.registry import Registry
+
+    settings = _settings()
+    return Registry(args.registry or settings.registry_dir, args.embedder_dir or settings.embedder_dir)
+
+
+def _registry_list(args) -> int:
+    reg = _registry(args)
+    rows = reg.list()
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], indent=2))
+        return 0
+    if not rows:
+        print(f"no model versions in {reg.root}")
+        return 0
+    print(f"  {'version':<26} {'created_at':<26} {'labels':>6} {'accuracy':>9} {'macro_f1':>9}")
+    for r in rows:
+        acc = f"{r.accuracy:.4f}" if r.accuracy is not None else "n/a"
+        f1 = f"{r.macro_f1:.4f}" if r.macro_f1 is not None else "n/a"
+        print(f"{'*' if r.promoted else ' '} {r.version:<26} {r.created_at:<26} {r.n_labels:>6} {acc:>9} {f1:>9}")
+    return 0
+
+
+def _registry_show(args) -> int:
+    from stream.inference.exceptions import RegistryError
+
+    reg = _registry(args)
+    version = args.version or reg.promoted_version()
+    if not version:
+        print("error: no version given and none promoted", file=sys.stderr)
+        return 2
+    try:
+        print(json.dumps(reg.show(version), indent=2))
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _registry_promote(args) -> int:
+    from stream.inference.exceptions import RegistryError
+
+    try:
+        _registry(args).promote(args.version)
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"promoted {args.version}")
+    return 0
+
+
+def _registry_rollback(args) -> int:
+    from stream.inference.exceptions import RegistryError
+
+    try:
+        version = _registry(args).rollback()
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"rolled back to {version}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a model version into the registry")
+    p.add_argument("--data", help="CSV / CSV.gz / Parquet file (or set data.source: snowflake in --config)")
+    p.add_argument("--config", help="YAML training config (see docs/training.md)")
+    p.add_argument("--out", help="registry folder (default: TICKETS_REGISTRY_DIR)")
+    p.add_argument("--promote", action="store_true", help="promote the new version when it loads")
+    p.add_argument("--device-type", choices=["cpu", "gpu", "cuda"], help="LightGBM device")
+    _add_columns(p)
+    p.set_defaults(handler=_train)
+
+    p = subparsers.add_parser("evaluate", help="evaluate a model version on labelled data")
+    p.add_argument("--model", required=True, help="model version folder, or a registry (its promoted version)")
+    p.add_argument("--data", required=True, help="CSV / CSV.gz / Parquet file")
+    p.add_argument("--config", help="YAML training config (column names, cache dir)")
+    p.add_argument("--json", action="store_true", help="print metrics as one JSON object")
+    p.add_argument("--no-cache", action="store_true", help="do not use the embeddings cache")
+    _add_columns(p)
+    p.set_defaults(handler=_evaluate)
+
+    p = subparsers.add_parser("registry", help="list, show, promote or roll back model versions")
+    p.add_argument("--registry", help="registry folder (default: TICKETS_REGISTRY_DIR)")
+    p.add_argument("--embedder-dir", help="built embedders, to check a version loads before promoting")
+    sub = p.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+    s = sub.add_parser("list", help="versions, newest last; * marks the promoted one")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=_registry_list)
+    s = sub.add_parser("show", help="a version's manifest (default: the promoted one)")
+    s.add_argument("version", nargs="?")
+    s.set_defaults(handler=_registry_show)
+    s = sub.add_parser("promote", help="point PROMOTED at VERSION (refused if it does not load)")
+    s.add_argument("version")
+    s.set_defaults(handler=_registry_promote)
+    s = sub.add_parser("rollback", help="go back to the previously promoted version")
+    s.set_defaults(handler=_registry_rollback)

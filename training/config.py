@@ -1,0 +1,202 @@
+"""Training configuration: defaults in code, overridable by a YAML file and the CLI.
+
+One frozen tree of dataclasses, so every run records exactly what it used
+(``TrainConfig.as_dict()`` goes into the manifest). Unknown YAML keys are an
+error: a typo must not silently fall back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stream.inference.clean import DEFAULT_MASK_PATTERNS, DEFAULT_MAX_MASKING_RATIO
+from stream.inference.features import check_blocks
+
+from .exceptions import ConfigError
+
+
+def _default_cache_dir() -> str:
+    return str(Path("~/.cache/ticket-classifier/embeddings").expanduser())
+
+
+@dataclass(frozen=True)
+class ColumnsConfig:
+    """Which columns of a table hold what (matched case-insensitively: Snowflake upper-cases)."""
+
+    text: tuple[str, ...] = ("Document",)
+    label: str = "Topic_group"
+    id: str | None = None
+    triage: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SnowflakeConfig:
+    """A parameterised query selecting valid tickets, read in chunks with ``fetchmany``."""
+
+    query: str = ""
+    params: dict = field(default_factory=dict)
+    connection: dict = field(default_factory=dict)  # kwargs for snowflake.connector.connect
+    chunk_size: int = 5000
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    """Human corrections (ticket_id, corrected_category, at): a file or a Snowflake query."""
+
+    path: str | None = None
+    query: str | None = None
+    id_col: str = "ticket_id"
+    category_col: str = "corrected_category"
+    at_col: str = "at"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "file"                       # file | snowflake
+    path: str | None = None
+    columns: ColumnsConfig = ColumnsConfig()
+    labels: tuple[str, ...] | None = None      # known categories; other labels are dropped
+    snowflake: SnowflakeConfig = SnowflakeConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
+    sample: int | None = None                  # stratified subset size
+    test_fraction: float = 0.15                # held out for the metrics in the manifest
+    val_fraction: float = 0.15                 # of the rest: early stopping + thresholds
+
+
+@dataclass(frozen=True)
+class CleanSettings:
+    mask_patterns: tuple[str, ...] = DEFAULT_MASK_PATTERNS
+    max_masking_ratio: float = DEFAULT_MAX_MASKING_RATIO
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    name: str = "multilingual-e5-small"
+    variant: str = "int8"
+    max_tokens: int = 512
+    batch_size: int = 32
+    cache_dir: str = field(default_factory=_default_cache_dir)
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class LexicalConfig:
+    """TF-IDF (word 1-2 grams + char n-grams, sublinear tf) + LinearSVC, stacked out-of-fold."""
+
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)
+    max_word_features: int = 150_000
+    max_char_features: int = 200_000
+    min_df: int = 2
+    C: float = 0.25
+    embedding_C: float = 10.0                  # logistic regression on e5 vectors (block "embedding_linear")
+    folds: int = 5
+
+
+@dataclass(frozen=True)
+class ResampleConfig:
+    """Rebalancing of the booster's training rows only (never validation or test).
+
+    ``undersample_cap``: classes above it are randomly undersampled to it.
+    ``smote_target``: classes below it are grown to it with SMOTE.
+    Off by default: measured on the shipped data it did not help (docs/training.md).
+    """
+
+    undersample_cap: int | None = None
+    smote_target: int | None = None
+    smote_k_neighbors: int = 5
+
+
+@dataclass(frozen=True)
+class LightGBMConfig:
+    device_type: str = "cpu"                   # cpu | gpu | cuda
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 20
+    feature_fraction: float = 0.5
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    num_boost_round: int = 2000
+    early_stopping_rounds: int = 50
+    # 0 = LightGBM's default (every core). Use 1 on a busy shared machine: OpenMP threads
+    # spin when cores are oversubscribed and a seconds-long fit can take minutes.
+    num_threads: int = 0
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    target_precision: float = 0.90             # per class, on validation data
+    min_support: int = 5                       # fewer validation predictions → no abstention for the class
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig = DataConfig()
+    clean: CleanSettings = CleanSettings()
+    feature_blocks: tuple[str, ...] = ("embedding", "lexical")
+    embedder: EmbedderConfig = EmbedderConfig()
+    lexical: LexicalConfig = LexicalConfig()
+    resample: ResampleConfig = ResampleConfig()
+    lightgbm: LightGBMConfig = LightGBMConfig()
+    thresholds: ThresholdConfig = ThresholdConfig()
+    seed: int = 42
+
+    def as_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        conn = out["data"]["snowflake"]["connection"]
+        out["data"]["snowflake"]["connection"] = {k: ("***" if "password" in k.lower() or "token" in k.lower()
+                                                      or "key" in k.lower() else v) for k, v in conn.items()}
+        return out
+
+    def validate(self) -> "TrainConfig":
+        check_blocks(self.feature_blocks)
+        if self.data.source not in ("file", "snowflake"):
+            raise ConfigError(f"data.source must be 'file' or 'snowflake', not {self.data.source!r}")
+        if self.lightgbm.device_type not in ("cpu", "gpu", "cuda"):
+            raise ConfigError("lightgbm.device_type must be cpu, gpu or cuda")
+        if not 0 < self.thresholds.target_precision <= 1:
+            raise ConfigError("thresholds.target_precision must be in (0, 1]")
+        if not 0 <= self.data.test_fraction < 1 or not 0 < self.data.val_fraction < 1:
+            raise ConfigError("data.test_fraction must be in [0, 1) and data.val_fraction in (0, 1)")
+        if not self.data.columns.text:
+            raise ConfigError("at least one text column is needed (data.columns.text)")
+        return self
+
+    def replace(self, **sections: Any) -> "TrainConfig":
+        """Copy with some nested fields changed: ``replace(data={"path": "x"})``."""
+        return _merge(self, sections).validate()
+
+
+def _merge(obj, overrides: dict, where: str = ""):
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{where or 'config'} must be a mapping")
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    changes = {}
+    for key, value in overrides.items():
+        if key not in names:
+            raise ConfigError(f"unknown setting {where + key!r} (known: {', '.join(sorted(names))})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            changes[key] = _merge(current, value or {}, f"{where}{key}.")
+        elif isinstance(value, list):
+            changes[key] = tuple(value)
+        else:
+            changes[key] = value
+    return dataclasses.replace(obj, **changes)
+
+
+def load_config(path: str | Path | None = None) -> TrainConfig:
+    """Defaults, overridden by the YAML file when given."""
+    config = TrainConfig()
+    if path is None:
+        return config.validate()
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    return _merge(config, raw).validate()

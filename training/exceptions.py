@@ -1,0 +1,18 @@
+"""Errors of offline training, evaluation and data loading."""
+from __future__ import annotations
+
+
+class TrainingError(Exception):
+    """Root of every error raised by ``training`` (outside the embedder tools)."""
+
+
+class ConfigError(TrainingError):
+    """The training configuration is invalid (unknown key, bad value)."""
+
+
+class DataSourceError(TrainingError):
+    """A data source cannot be read or lacks a configured column."""
+
+
+class NotEnoughDataError(TrainingError):
+    """Too few usable rows (or too few per class) to train and validate."""

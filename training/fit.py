@@ -1,0 +1,100 @@
+"""Fitting one model: feature blocks → (resampled) LightGBM → per-class thresholds.
+
+Splits the given training rows into a fit part and a validation part. The
+validation part keeps the real class mix and is used for early stopping and
+for choosing thresholds; it is never resampled.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from stream.inference.features import assemble_features, lexical_scores, linear_scores, needs_embedder
+
+from .booster import train_booster
+from .config import TrainConfig
+from .exceptions import NotEnoughDataError
+from .lexical import fit_embedding_linear, fit_lexical
+from .resample import resample
+from .thresholds import ClassThreshold, choose_thresholds
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    labels: list[str]
+    booster: object
+    lexical: object | None
+    embedding_linear: object | None
+    thresholds: list[ClassThreshold]
+    val_proba: np.ndarray
+    val_y: np.ndarray
+    rows: dict
+
+
+def booster_proba(booster, X: np.ndarray) -> np.ndarray:
+    proba = np.asarray(booster.predict(X, num_iteration=booster.best_iteration or None), dtype=np.float64)
+    return np.stack([1.0 - proba, proba], axis=1) if proba.ndim == 1 else proba
+
+
+def stratified_split(n: int, y: np.ndarray, test_size, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a stratified split; falls back to a plain shuffle when a class is a singleton."""
+    idx = np.arange(n)
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    return train_test_split(idx, test_size=test_size, stratify=stratify, random_state=seed)
+
+
+def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, embedder=None,
+              progress: bool = True) -> FitResult:
+    """Train on ``texts``/``labels``; ``embedder`` is required when the embedding block is on."""
+    label_names = sorted(set(labels))
+    if len(label_names) < 2:
+        raise NotEnoughDataError(f"need at least two categories to train, got {label_names}")
+    index = {label: i for i, label in enumerate(label_names)}
+    y = np.array([index[label] for label in labels])
+    counts = np.bincount(y, minlength=len(label_names))
+    if counts.min() < 3:
+        rare = [label_names[i] for i in np.nonzero(counts < 3)[0]]
+        raise NotEnoughDataError(f"categories with fewer than 3 examples cannot be validated: {rare}")
+    texts = list(texts)
+    fit_idx, val_idx = stratified_split(len(texts), y, config.data.val_fraction, config.seed)
+    t_fit = [texts[i] for i in fit_idx]
+    t_val = [texts[i] for i in val_idx]
+    y_fit, y_val = y[fit_idx], y[val_idx]
+    blocks = config.feature_blocks
+    fit_values: dict[str, np.ndarray] = {}
+    val_values: dict[str, np.ndarray] = {}
+    lexical = None
+    if "lexical" in blocks:
+        lexical, fit_values["lexical"] = fit_lexical(t_fit, y_fit, len(label_names), config.lexical,
+                                                     config.seed, progress)
+        val_values["lexical"] = lexical_scores(lexical, t_val, len(label_names))
+    embedding_linear = None
+    if needs_embedder(blocks):
+        if embedder is None:
+            raise ValueError(f"feature blocks {list(blocks)} need an embedder")
+        all_vectors = embedder.embed(texts)  # one call: one progress bar, one cache pass
+        fit_values["embedding"] = all_vectors[fit_idx]
+        val_values["embedding"] = all_vectors[val_idx]
+        if "embedding_linear" in blocks:
+            embedding_linear, fit_values["embedding_linear"] = fit_embedding_linear(
+                fit_values["embedding"], y_fit, len(label_names), config.lexical, config.seed, progress)
+            val_values["embedding_linear"] = linear_scores(embedding_linear, val_values["embedding"],
+                                                           len(label_names))
+    X_fit = assemble_features(blocks, fit_values)
+    X_val = assemble_features(blocks, val_values)
+    X_res, y_res = resample(X_fit, y_fit, config.resample, config.seed)
+    booster = train_booster(X_res, y_res, X_val, y_val, len(label_names), config.lightgbm, config.seed, progress)
+    val_proba = booster_proba(booster, X_val)
+    thresholds = choose_thresholds(val_proba, y_val, label_names, config.thresholds)
+    rows = {"fit": int(len(fit_idx)), "validation": int(len(val_idx)), "booster_rows_after_resampling":
+            int(len(y_res)), "best_iteration": int(booster.best_iteration or booster.current_iteration())}
+    return FitResult(labels=label_names, booster=booster, lexical=lexical, embedding_linear=embedding_linear,
+                     thresholds=thresholds,
+                     val_proba=val_proba, val_y=y_val, rows=rows)
