@@ -8,12 +8,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 PREFIX = "TICKETS_"
 SECRET_MARKERS = ("PASSWORD", "TOKEN", "SECRET", "PRIVATE_KEY")
+# A marker anywhere in the name, except "token" in "tokens" (embed_max_tokens is a count).
+_SECRET_NAME = re.compile("|".join(m.lower() for m in SECRET_MARKERS).replace("token", "token(?!s)") + "|pwd")
+
+
+def _is_secret(key: str) -> bool:
+    return bool(_SECRET_NAME.search(key.lower()))
 
 
 class ConfigError(ValueError):
@@ -177,7 +184,7 @@ class Settings:
             for key, value in obj.items():
                 if isinstance(value, dict):
                     out[key] = scrub(value)
-                elif any(m.lower() in key.lower() for m in SECRET_MARKERS) and value:
+                elif _is_secret(key) and value:
                     out[key] = "***"
                 else:
                     out[key] = value

@@ -1,0 +1,235 @@
+"""Stream benchmark: sustained throughput and end-to-end latency through a real broker.
+
+Starts the embedded Tansu broker (or uses TICKETS_KAFKA_BOOTSTRAP) and one
+``python -m stream worker`` subprocess with the promoted model, then
+
+1. throughput: publishes a backlog of real dataset tickets at once and measures
+   tickets/s from the first publish to the last ClassifiedEvent seen;
+2. latency: offers tickets at a fixed rate for a while and measures, per
+   ticket, ``created_at`` (set at publish) → ClassifiedEvent received by a
+   consumer on ``tickets.classified`` (so publish, queueing, batching,
+   inference and delivery all count).
+
+Prints a markdown table. Targets: >= 80 tickets/s sustained; p99 < 1 s at 40/s.
+
+    python bench/stream.py                      # promoted model in TICKETS_REGISTRY_DIR
+    python bench/stream.py --tickets 3000 --rate 40 --duration 60
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from stream.broker import EmbeddedBroker, free_port  # noqa: E402
+from stream.config import Settings  # noqa: E402
+from stream.kafka_config import aiokafka_client_config  # noqa: E402
+from stream.replay import Rows, load_rows, replay  # noqa: E402
+from stream.topics import ensure_topics  # noqa: E402
+
+DATA = REPO / "data" / "it-service-tickets" / "tickets.csv.gz"
+
+
+class ClassifiedWatcher:
+    """Reads tickets.classified from the start and notes when each ticket id first arrives."""
+
+    def __init__(self, settings: Settings, topic: str):
+        self.settings, self.topic = settings, topic
+        self.arrivals: dict[str, tuple[float, dict]] = {}
+        self._task = None
+        self._stop = asyncio.Event()
+
+    async def start(self):
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        # A short fetch wait: Tansu holds fetches for the whole wait (aiokafka's default
+        # 500 ms would add ~250 ms to every measured latency).
+        self.consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                                         fetch_max_wait_ms=20,
+                                         **aiokafka_client_config(self.settings.kafka, client_id="bench-watcher"))
+        await self.consumer.start()
+        partitions = None
+        while not partitions:
+            await self.consumer._client.force_metadata_update()  # noqa: SLF001 - a topic made moments ago
+            partitions = self.consumer.partitions_for_topic(self.topic)
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_beginning(*tps)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self):
+        while not self._stop.is_set():
+            batch = await self.consumer.getmany(timeout_ms=50, max_records=5000)
+            now = time.time()
+            for records in batch.values():
+                for record in records:
+                    event = json.loads(record.value)
+                    self.arrivals.setdefault(event["ticket_id"], (now, event))
+
+    async def wait_for(self, ids: set[str], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if ids <= self.arrivals.keys():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def stop(self):
+        self._stop.set()
+        if self._task:
+            await self._task
+        await self.consumer.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all threads), from /proc: contention-independent work."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _created(event) -> float:
+    return datetime.fromisoformat(event["created_at"].replace("Z", "+00:00")).timestamp()
+
+
+def _pick(rows: Rows, start: int, n: int) -> Rows:
+    sl = slice(start, start + n)
+    return Rows(rows.indices[sl], rows.texts[sl], rows.labels[sl])
+
+
+async def _bench(args, settings: Settings, worker_pid: int) -> dict:
+    rows = load_rows(args.data, text_col=args.text_col, limit=args.warmup + args.tickets
+                     + int(args.rate * args.duration))
+    watcher = ClassifiedWatcher(settings, settings.kafka.topic_classified)
+    await watcher.start()
+    try:
+        # Warm-up: first batches pay for lazy initialisation in onnxruntime.
+        warm = _pick(rows, 0, args.warmup)
+        await replay(settings, warm, rate=0, id_prefix="warm", progress=False)
+        await watcher.wait_for({f"warm-{i:07d}" for i in warm.indices}, 300)
+
+        backlog = _pick(rows, args.warmup, args.tickets)
+        cpu_before = cpu_seconds(worker_pid)
+        started = time.time()
+        await replay(settings, backlog, rate=0, id_prefix="tput", progress=not args.no_progress)
+        ids = {f"tput-{i:07d}" for i in backlog.indices}
+        complete = await watcher.wait_for(ids, args.timeout)
+        done = max(watcher.arrivals[i][0] for i in ids if i in watcher.arrivals)
+        throughput = sum(i in watcher.arrivals for i in ids) / (done - started)
+        cpu_per_ticket = (cpu_seconds(worker_pid) - cpu_before) / len(ids)
+
+        offered = _pick(rows, args.warmup + args.tickets, int(args.rate * args.duration))
+        await replay(settings, offered, rate=args.rate, id_prefix="lat", progress=not args.no_progress)
+        ids = {f"lat-{i:07d}" for i in offered.indices}
+        complete = await watcher.wait_for(ids, args.timeout) and complete
+        latencies = np.array([watcher.arrivals[i][0] - _created(watcher.arrivals[i][1])
+                              for i in ids if i in watcher.arrivals])
+        inference_ms = np.array([watcher.arrivals[i][1]["inference_ms"] for i in ids if i in watcher.arrivals])
+        versions = {watcher.arrivals[i][1]["model_version"] for i in ids if i in watcher.arrivals}
+        embedders = {watcher.arrivals[i][1]["embedder_id"] for i in ids if i in watcher.arrivals}
+    finally:
+        await watcher.stop()
+    return {"throughput": throughput, "cpu_per_ticket": cpu_per_ticket, "latencies": latencies, "inference_ms": inference_ms,
+            "complete": complete, "versions": versions, "embedders": embedders}
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"worker exited with {process.returncode}; see its log")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("worker not ready in time")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--text-col", default="Document")
+    parser.add_argument("--tickets", type=int, default=3000, help="backlog size for the throughput phase")
+    parser.add_argument("--rate", type=float, default=40.0, help="offered rate of the latency phase (tickets/s)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of the latency phase")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    base = Settings.from_env()
+    external = os.environ.get("TICKETS_KAFKA_BOOTSTRAP")
+    broker = None if external else EmbeddedBroker().start()
+    bootstrap = external or broker.bootstrap
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        "TICKETS_KAFKA_BOOTSTRAP": bootstrap if external else f"kafka://{bootstrap}",
+        "TICKETS_TOPIC_RAW": f"bench-raw-{suffix}", "TICKETS_TOPIC_CLASSIFIED": f"bench-classified-{suffix}",
+        "TICKETS_TOPIC_FEEDBACK": f"bench-feedback-{suffix}", "TICKETS_TOPIC_DLQ": f"bench-dlq-{suffix}",
+        "TICKETS_APP_ID": f"bench-{suffix}", "TICKETS_WEB_PORT": str(free_port()), "TICKETS_LOG_FORMAT": "json",
+    }
+    settings = Settings.from_env({**os.environ, **env})
+    log_path = Path(tempfile.gettempdir()) / f"bench-stream-worker-{suffix}.log"
+    worker = None
+    try:
+        asyncio.run(ensure_topics(settings.kafka))
+        with open(log_path, "wb") as log:
+            worker = subprocess.Popen([sys.executable, "-m", "stream", "worker"], cwd=REPO,
+                                      env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        _wait_ready(f"http://127.0.0.1:{env['TICKETS_WEB_PORT']}", worker)
+        result = asyncio.run(_bench(args, settings, worker.pid))
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        if broker is not None:
+            broker.stop()
+
+    lat = result["latencies"]
+    p50, p95, p99 = (np.percentile(lat, q) for q in (50, 95, 99))
+    load1, load5, _ = os.getloadavg()
+    print()
+    print(f"Stream benchmark — {platform.machine()}, {os.cpu_count()} CPU cores, "
+          f"model {', '.join(sorted(result['versions']))}, embedder {', '.join(sorted(result['embedders']))}, "
+          f"max_batch {base.max_batch}, max_wait {base.max_wait_s}s, max_tokens {base.embed_max_tokens}; "
+          f"load average at the end {load1:.1f} (1 min) / {load5:.1f} (5 min)")
+    print()
+    print("| measure | value | target |")
+    print("| --- | --- | --- |")
+    print(f"| sustained throughput ({args.tickets} dataset tickets, backlog) | {result['throughput']:.1f} tickets/s "
+          f"| >= 80 tickets/s |")
+    cores = os.cpu_count() or 1
+    print(f"| worker CPU time per ticket (backlog phase) | {result['cpu_per_ticket'] * 1000:.1f} ms | |")
+    print(f"| throughput bound if the worker had all {cores} cores (cores / CPU time per ticket) "
+          f"| {cores / result['cpu_per_ticket']:.1f} tickets/s | |")
+    print(f"| end-to-end p50 at {args.rate:g} tickets/s offered ({len(lat)} tickets) | {p50 * 1000:.0f} ms | |")
+    print(f"| end-to-end p95 at {args.rate:g} tickets/s offered | {p95 * 1000:.0f} ms | |")
+    print(f"| end-to-end p99 at {args.rate:g} tickets/s offered | {p99 * 1000:.0f} ms | < 1000 ms |")
+    print(f"| batch inference time p50 (latency phase) | {np.percentile(result['inference_ms'], 50):.0f} ms | |")
+    if not result["complete"]:
+        print("\nWARNING: some tickets were not classified before the timeout; worker log:", log_path)
+    return 0 if result["complete"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Event contracts: JSON Schemas (draft 2020-12, in ``json/``) and the pydantic models of the same."""
+from schemas.models import (
+    SCHEMA_VERSION,
+    ClassifiedEvent,
+    DeadLetterEvent,
+    FeedbackEvent,
+    Message,
+    TicketEvent,
+    TopCategory,
+)
+from schemas.validate import SchemaViolation, load_schema, parse_event, validate_json_schema
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ClassifiedEvent",
+    "DeadLetterEvent",
+    "FeedbackEvent",
+    "Message",
+    "TicketEvent",
+    "TopCategory",
+    "SchemaViolation",
+    "load_schema",
+    "parse_event",
+    "validate_json_schema",
+]

@@ -1,0 +1,148 @@
+"""Pydantic models of the event contracts, mirroring ``schemas/json/*.v1.json``.
+
+The JSON Schema files are the language-neutral contract; these models are how
+Python code builds and checks the same events. ``tests/schemas`` keeps the two
+in agreement by validating every example (and every broken example) with both.
+Types are strict where JSON Schema is (no "1" for 1, no 0 for false), so an
+event one accepts the other accepts too.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+
+SCHEMA_VERSION = "1"
+
+
+def _rfc3339_only(value):
+    """Refuse epoch numbers, which pydantic would otherwise read as datetimes."""
+    if isinstance(value, (str, datetime)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time string, e.g. 2026-11-24T09:15:00Z")
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+NonEmptyStr = Annotated[StrictStr, Field(min_length=1)]
+Probability = Annotated[StrictFloat | StrictInt, Field(ge=0, le=1)]
+Source = Literal["chat", "email"]
+Role = Literal["requester", "agent", "system", "bot"]
+ErrorCode = Literal[
+    "invalid_json",
+    "schema_violation",
+    "empty_text",
+    "payload_too_large",
+    "inference_failed",
+    "slack_permanent_error",
+    "sink_rejected",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Event(BaseModel):
+    # Unknown fields are ignored, as the JSON Schemas allow them: producers can
+    # add fields without breaking version-1 consumers.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    schema_version: Literal["1"] = SCHEMA_VERSION
+
+    def to_json_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+class Message(BaseModel):
+    """One turn of the conversation."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    role: Role
+    text: StrictStr
+    sent_at: Timestamp | None = None
+
+
+class TicketEvent(_Event):
+    """A ticket entering the classifier (topic ``tickets.raw``)."""
+
+    ticket_id: Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=r"\S")]
+    source: Source
+    subject: StrictStr | None = None
+    messages: Annotated[list[Message], Field(min_length=1)]
+    triage: dict[str, StrictStr] | None = None
+    language: StrictStr | None = None
+    created_at: Timestamp
+
+
+class TopCategory(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    category: NonEmptyStr
+    probability: Probability
+
+
+class ClassifiedEvent(_Event):
+    """The classifier's decision for one ticket (topic ``tickets.classified``)."""
+
+    event_id: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")]
+    ticket_id: NonEmptyStr
+    category: NonEmptyStr
+    confidence: Probability
+    top_k: Annotated[list[TopCategory], Field(min_length=1)]
+    needs_human: StrictBool
+    model_version: NonEmptyStr
+    embedder_id: NonEmptyStr
+    excerpt: Annotated[StrictStr, Field(max_length=280)]
+    subject: StrictStr | None = None
+    source: Source
+    created_at: Timestamp
+    processed_at: Timestamp
+    inference_ms: Annotated[StrictFloat | StrictInt, Field(ge=0)]
+    end_to_end_ms: StrictFloat | StrictInt
+
+
+class FeedbackEvent(_Event):
+    """A person's correction of a classification (topic ``tickets.feedback``)."""
+
+    ticket_id: NonEmptyStr
+    corrected_category: NonEmptyStr
+    previous_category: StrictStr | None = None
+    model_version: StrictStr | None = None
+    user: NonEmptyStr
+    channel: NonEmptyStr
+    source: Literal["slack", "api"]
+    at: Timestamp
+
+
+class DeadLetterEvent(_Event):
+    """An input that could not be processed (topic ``tickets.dlq``)."""
+
+    error_code: ErrorCode
+    reason: NonEmptyStr
+    component: NonEmptyStr
+    payload: StrictStr
+    topic: NonEmptyStr
+    partition: Annotated[StrictInt, Field(ge=0)]
+    offset: Annotated[StrictInt, Field(ge=0)]
+    failed_at: Timestamp
+
+
+#: Event name (as in the JSON Schema file names) → model.
+MODELS: dict[str, type[_Event]] = {
+    "ticket_event": TicketEvent,
+    "classified_event": ClassifiedEvent,
+    "feedback_event": FeedbackEvent,
+    "dead_letter_event": DeadLetterEvent,
+}

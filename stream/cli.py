@@ -1,0 +1,59 @@
+"""``python -m stream <command>``: one module per subcommand in ``stream/commands/``.
+
+To add a command, drop a module in ``stream/commands/`` defining ``NAME``,
+``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; it is found
+automatically. Keep its top-level imports light (argparse only): heavy
+imports (Faust, ONNX Runtime) belong inside ``run`` so ``--help`` and the
+other commands stay fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from types import ModuleType
+
+import stream.commands
+
+REQUIRED = ("NAME", "HELP", "add_arguments", "run")
+
+
+def discover() -> dict[str, ModuleType]:
+    """Command name → module, for every module of ``stream.commands``."""
+    commands = {}
+    for info in sorted(pkgutil.iter_modules(stream.commands.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"stream.commands.{info.name}")
+        missing = [attr for attr in REQUIRED if not hasattr(module, attr)]
+        if missing:
+            raise RuntimeError(f"stream/commands/{info.name}.py lacks {', '.join(missing)}")
+        commands[module.NAME] = module
+    return commands
+
+
+def build_parser(commands: dict[str, ModuleType] | None = None) -> argparse.ArgumentParser:
+    commands = commands if commands is not None else discover()
+    parser = argparse.ArgumentParser(
+        prog="python -m stream",
+        description="Real-time IT-ticket classifier: worker, tools and HTTP API. "
+                    "Settings come from TICKETS_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in commands.items():
+        doc = (module.__doc__ or module.HELP).strip()
+        command_parser = sub.add_parser(name, help=module.HELP, description=doc,
+                                        formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

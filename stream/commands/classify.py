@@ -1,0 +1,46 @@
+"""Classify one ticket text with the promoted model, locally (no broker needed).
+
+Example: python -m stream classify "cannot log in to vpn, password expired" """
+from __future__ import annotations
+
+NAME = "classify"
+HELP = "print the prediction for one ticket text (loads the promoted model)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("text", help="the ticket text (quote it)")
+    parser.add_argument("--subject", default=None, help="optional subject line")
+    parser.add_argument("--json", action="store_true", help="print the full ClassifiedEvent as JSON")
+
+
+def run(args) -> int:
+    import sys
+
+    from stream import logs
+    from stream.config import Settings
+    from stream.exceptions import BadTicket, NoPromotedModelError
+    from stream.inference.exceptions import ModelLoadError
+    from stream.model import ModelHolder
+    from stream.pipeline import classify_now, parse_ticket, text_ticket
+
+    settings = Settings.from_env()
+    logs.configure("WARNING", "text" if sys.stderr.isatty() else settings.log_format)
+    try:
+        predictor = ModelHolder(settings).load_promoted()
+    except (NoPromotedModelError, ModelLoadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        ticket = parse_ticket(text_ticket({"text": args.text, "subject": args.subject, "ticket_id": "cli"}))
+        event = classify_now(predictor, ticket)
+    except BadTicket as bad:
+        print(f"error: {bad.error_code}: {bad.reason}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(event.model_dump_json(indent=2))
+        return 0
+    verdict = "needs a human" if event.needs_human else "confident"
+    print(f"{event.category}  ({event.confidence:.2f}, {verdict}; model {event.model_version})")
+    for top in event.top_k:
+        print(f"  {top.probability:.3f}  {top.category}")
+    return 0

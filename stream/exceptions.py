@@ -1,0 +1,35 @@
+"""Errors of the worker and its tools, each carrying what a caller needs to act on it."""
+from __future__ import annotations
+
+
+class StreamError(Exception):
+    """Root of every error raised by ``stream`` (outside ``stream.inference``)."""
+
+
+class BrokerError(StreamError):
+    """The embedded broker cannot be found or started."""
+
+
+class NoPromotedModelError(StreamError):
+    """There is no promoted model version to serve."""
+
+    def __init__(self, registry_dir):
+        self.registry_dir = str(registry_dir)
+        super().__init__(
+            f"no promoted model in {self.registry_dir} (TICKETS_REGISTRY_DIR). Train and promote one with: "
+            f"python -m training train --data data/it-service-tickets/tickets.csv.gz "
+            f"--text-col Document --label-col Topic_group --promote"
+        )
+
+
+class BadTicket(StreamError):
+    """An input ticket cannot be classified; ``error_code`` is the DeadLetterEvent code."""
+
+    def __init__(self, error_code: str, reason: str):
+        self.error_code = error_code
+        self.reason = reason
+        super().__init__(f"{error_code}: {reason}")
+
+
+class DataFileError(StreamError):
+    """A replay data file cannot be read or lacks the requested columns."""

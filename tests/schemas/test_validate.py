@@ -1,0 +1,116 @@
+"""Every shipped example matches both the JSON Schema and the pydantic model; broken ones fail on the right field."""
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from schemas import SchemaViolation, parse_event, validate_json_schema
+from schemas.validate import load_schema, schema_names
+
+EXAMPLES = Path(str(resources.files("schemas"))) / "examples"
+
+
+def _examples():
+    for path in sorted(EXAMPLES.glob("*/*.json")):
+        yield pytest.param(path.parent.name, json.loads(path.read_text("utf-8")), id=f"{path.parent.name}/{path.stem}")
+
+
+def test_every_event_has_examples_and_a_2020_12_schema():
+    for event in schema_names():
+        schema = load_schema(event)
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        assert list((EXAMPLES / event).glob("*.json")), f"no example for {event}"
+
+
+def test_ticket_examples_cover_chat_email_multi_turn_and_masking():
+    tickets = [json.loads(p.read_text("utf-8")) for p in (EXAMPLES / "ticket_event").glob("*.json")]
+    assert {t["source"] for t in tickets} == {"chat", "email"}
+    assert any(len(t["messages"]) > 2 for t in tickets)
+    texts = " ".join(m["text"] for t in tickets for m in t["messages"])
+    assert "[MASKED]" in texts and "<EMAIL>" in texts
+
+
+@pytest.mark.parametrize(("event", "document"), list(_examples()))
+def test_example_is_valid_for_both(event, document):
+    validate_json_schema(event, document)
+    model = parse_event(event, document)
+    # What the model writes back is valid for the language-neutral schema too.
+    validate_json_schema(event, json.loads(model.model_dump_json()))
+
+
+def _ticket():
+    return json.loads((EXAMPLES / "ticket_event" / "multi_turn.json").read_text("utf-8"))
+
+
+def _classified():
+    return json.loads((EXAMPLES / "classified_event" / "confident.json").read_text("utf-8"))
+
+
+def _dead_letter():
+    return json.loads((EXAMPLES / "dead_letter_event" / "invalid_json.json").read_text("utf-8"))
+
+
+def _feedback():
+    return json.loads((EXAMPLES / "feedback_event" / "slack.json").read_text("utf-8"))
+
+
+def _set(doc, path, value):
+    *parents, last = path
+    for part in parents:
+        doc = doc[part]
+    if value is _DELETE:
+        del doc[last]
+    else:
+        doc[last] = value
+
+
+_DELETE = object()
+
+BROKEN = [
+    # (event, base, path to change, new value, field the error must name)
+    ("ticket_event", _ticket, ["ticket_id"], "", "ticket_id"),
+    ("ticket_event", _ticket, ["ticket_id"], _DELETE, "ticket_id"),
+    ("ticket_event", _ticket, ["source"], "fax", "source"),
+    ("ticket_event", _ticket, ["messages"], [], "messages"),
+    ("ticket_event", _ticket, ["messages", 1, "role"], "customer", "messages[1].role"),
+    ("ticket_event", _ticket, ["messages", 0, "text"], 42, "messages[0].text"),
+    ("ticket_event", _ticket, ["created_at"], "yesterday", "created_at"),
+    ("ticket_event", _ticket, ["created_at"], 1764000000, "created_at"),
+    ("ticket_event", _ticket, ["schema_version"], "2", "schema_version"),
+    ("ticket_event", _ticket, ["triage", "category_hint"], 3, "triage.category_hint"),
+    ("classified_event", _classified, ["confidence"], 1.5, "confidence"),
+    ("classified_event", _classified, ["event_id"], "not-hex", "event_id"),
+    ("classified_event", _classified, ["needs_human"], "no", "needs_human"),
+    ("classified_event", _classified, ["top_k", 0, "probability"], -0.1, "top_k[0].probability"),
+    ("classified_event", _classified, ["excerpt"], "x" * 281, "excerpt"),
+    ("feedback_event", _feedback, ["source"], "email", "source"),
+    ("feedback_event", _feedback, ["user"], _DELETE, "user"),
+    ("dead_letter_event", _dead_letter, ["error_code"], "oops", "error_code"),
+    ("dead_letter_event", _dead_letter, ["offset"], -1, "offset"),
+    ("dead_letter_event", _dead_letter, ["partition"], "2", "partition"),
+]
+
+
+@pytest.mark.parametrize(("event", "base", "path", "value", "field"), BROKEN,
+                         ids=[f"{b[0]}:{b[4]}={b[3]!r}"[:60] for b in BROKEN])
+def test_broken_event_fails_naming_the_field(event, base, path, value, field):
+    document = copy.deepcopy(base())
+    _set(document, path, value)
+    with pytest.raises(SchemaViolation) as json_schema_error:
+        validate_json_schema(event, document)
+    assert json_schema_error.value.field == field, str(json_schema_error.value)
+    assert field in str(json_schema_error.value)
+    with pytest.raises(SchemaViolation) as model_error:
+        parse_event(event, document)
+    assert model_error.value.field.startswith(field), str(model_error.value)
+    assert field in str(model_error.value)
+
+
+def test_unknown_fields_are_tolerated_by_both():
+    document = _ticket() | {"x_upstream_queue": "L2"}
+    validate_json_schema("ticket_event", document)
+    assert parse_event("ticket_event", document).ticket_id == document["ticket_id"]

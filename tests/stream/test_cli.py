@@ -1,0 +1,39 @@
+"""``python -m stream``: command discovery and the local ``classify`` command on a real model."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from stream.cli import build_parser, discover
+from tests.stream.kafka_io import REPO
+
+
+def test_commands_are_discovered_from_their_modules():
+    commands = discover()
+    assert {"worker", "replay", "broker", "classify"} <= set(commands)
+    args = build_parser(commands).parse_args(["replay", "--data", "x.csv", "--rate", "5"])
+    assert args.rate == 5.0 and args.text_col == "Document"
+
+
+def _run(*argv, env=None):
+    return subprocess.run([sys.executable, "-m", "stream", *argv], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_classify_prints_the_prediction_of_the_promoted_model(trained_registry, e5_embedders_root):
+    registry, version = trained_registry
+    env = {"TICKETS_REGISTRY_DIR": str(registry), "TICKETS_EMBEDDER_DIR": str(e5_embedders_root)}
+    result = _run("classify", "cannot connect to vpn, my password expired, please reset access", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    event = json.loads(result.stdout)
+    assert event["model_version"] == version and event["top_k"][0]["category"] == event["category"]
+
+    plain = _run("classify", "cannot connect to vpn, my password expired, please reset access", env=env)
+    assert plain.stdout.startswith(event["category"]) and version in plain.stdout
+
+
+def test_classify_without_a_model_says_how_to_train_one(tmp_path):
+    result = _run("classify", "vpn down", env={"TICKETS_REGISTRY_DIR": str(tmp_path)})
+    assert result.returncode == 2 and "--promote" in result.stderr
