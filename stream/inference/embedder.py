@@ -1,0 +1,202 @@
+"""Sentence embeddings from an exported ONNX encoder: tokenize, run, mean-pool, L2-normalise.
+
+Needs only onnxruntime, tokenizers and numpy, so the worker never imports
+torch. Texts are sorted by token length before batching so each batch pads
+to a similar length (padding is most of the cost of short tickets), and the
+original order is restored at the end.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .exceptions import EmbedderCorruptError, EmbedderNotFoundError
+from .runtime import choose_providers, import_onnxruntime
+
+log = logging.getLogger(__name__)
+
+VARIANTS = {"int8": "onnx/model.int8.onnx", "fp32": "onnx/model.onnx"}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class EmbedderManifest:
+    """The fields of ``manifest.json`` the runtime relies on."""
+
+    name: str
+    dim: int
+    max_tokens: int
+    prefix: str
+    pooling: str
+    normalize: bool
+    files: dict
+
+    @classmethod
+    def read(cls, folder: Path) -> "EmbedderManifest":
+        path = folder / "manifest.json"
+        if not folder.is_dir():
+            raise EmbedderNotFoundError(folder, "the folder")
+        if not path.is_file():
+            raise EmbedderNotFoundError(folder, "manifest.json")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(name=data["name"], dim=int(data["dim"]), max_tokens=int(data["max_tokens"]),
+                       prefix=data.get("prefix", ""), pooling=data.get("pooling", "mean"),
+                       normalize=bool(data.get("normalize", True)), files=dict(data.get("files", {})))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise EmbedderCorruptError(f"{path} is not a valid embedder manifest ({exc}); "
+                                       f"rebuild with `python -m training build-embedder --force`") from None
+
+
+class OnnxEmbedder:
+    """A loaded embedder; ``embed(texts)`` returns L2-normalised float32 rows of ``dim`` columns."""
+
+    def __init__(self, session, tokenizer, manifest: EmbedderManifest, *, variant: str, sha256: str,
+                 max_tokens: int, folder: Path):
+        self._session = session
+        self._tokenizer = tokenizer
+        self.manifest = manifest
+        self.variant = variant
+        self.sha256 = sha256
+        self.max_tokens = max_tokens
+        self.folder = folder
+        self._input_names = {i.name for i in session.get_inputs()}
+        self._pad_id = _pad_id(tokenizer)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@{self.sha256[:12]}-{self.variant}"
+
+    @property
+    def providers(self) -> list[str]:
+        return self._session.get_providers()
+
+    @classmethod
+    def load(cls, folder, variant: str = "int8", max_tokens: int = 512, threads: int | None = None,
+             provider: str = "auto", verify: bool = True) -> "OnnxEmbedder":
+        """Load ``folder`` (written by ``python -m training build-embedder``/``export-embedder``).
+
+        ``max_tokens`` counts ``<s>``/``</s>`` and is capped by the model's own limit;
+        ``threads`` sets onnxruntime's intra-op threads (None or 0: its default);
+        ``verify`` checks the ONNX file against the manifest's sha256.
+        """
+        from tokenizers import Tokenizer
+
+        folder = Path(folder).expanduser()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, not {variant!r}")
+        if max_tokens < 3:
+            raise ValueError(f"max_tokens must be at least 3 (<s>, one token, </s>), not {max_tokens}")
+        manifest = EmbedderManifest.read(folder)
+        rel = VARIANTS[variant]
+        model_path, tokenizer_path = folder / rel, folder / "tokenizer.json"
+        for path in (model_path, tokenizer_path):
+            if not path.is_file():
+                raise EmbedderNotFoundError(folder, path.relative_to(folder).as_posix())
+        recorded = manifest.files.get(rel)
+        if recorded is None:
+            raise EmbedderCorruptError(f"{folder}/manifest.json lists no sha256 for {rel}; rebuild it")
+        if verify and _sha256(model_path) != recorded:
+            raise EmbedderCorruptError(
+                f"{model_path} does not match the sha256 in its manifest; rebuild with "
+                f"`python -m training build-embedder --force`")
+
+        effective = min(max_tokens, manifest.max_tokens)
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=effective)
+
+        ort = import_onnxruntime()
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads would otherwise busy-wait between ops: on shared or CPU-limited
+        # machines (pods, the 2-core dev box) that burns the cores the other threads need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = choose_providers(provider)
+        if variant == "int8" and providers[0] == "CUDAExecutionProvider":
+            log.warning("the int8 model's dynamic-quantization ops mostly run on CPU even with CUDA; "
+                        "use variant 'fp32' (TICKETS_EMBED_VARIANT=fp32) on a GPU")
+        session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+        log.info("loaded embedder %s (dim %d, max_tokens %d, threads %s)",
+                 f"{manifest.name}-{variant}", manifest.dim, effective, threads or "default")
+        return cls(session, tokenizer, manifest, variant=variant, sha256=recorded,
+                   max_tokens=effective, folder=folder)
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text, prefix added, ``<s>``/``</s>`` included, truncated to ``max_tokens``."""
+        prefixed = [self.manifest.prefix + _as_text(t) for t in texts]
+        return [enc.ids for enc in self._tokenizer.encode_batch(prefixed)]
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """``(len(texts), dim)`` float32, L2-normalised, in the order of ``texts``."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of texts, not a single string")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not len(texts):
+            return out
+        ids = self.tokenize(texts)
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            out[rows] = self._embed_batch([ids[i] for i in rows])
+        return out
+
+    def _embed_batch(self, batch: list[list[int]]) -> np.ndarray:
+        width = max(len(x) for x in batch)
+        input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for i, row in enumerate(batch):
+            input_ids[i, :len(row)] = row
+            mask[i, :len(row)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        hidden = self._session.run(["last_hidden_state"], feeds)[0]
+        if self.manifest.pooling == "cls":
+            pooled = hidden[:, 0, :]
+        else:
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        if self.manifest.normalize:
+            pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled.astype(np.float32, copy=False)
+
+
+def _as_text(text) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"texts must be strings, got {type(text).__name__}")
+    return text
+
+
+def _pad_id(tokenizer) -> int:
+    for token in ("<pad>", "[PAD]"):
+        token_id = tokenizer.token_to_id(token)
+        if token_id is not None:
+            return token_id
+    return 0
