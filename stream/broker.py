@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import socket
 import subprocess
 import time
@@ -123,6 +124,11 @@ def run_foreground(host: str, port: int) -> int:
     print(f"Tansu broker on {host}:{port} (in memory). Point workers at it with "
           f"TICKETS_KAFKA_BOOTSTRAP=kafka://{host}:{port}. Ctrl-C stops it.", flush=True)
     process = subprocess.Popen(command)
+
+    def stop_on_sigterm(signum, frame):  # a supervisor's SIGTERM must stop Tansu too
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         return process.wait()
     except KeyboardInterrupt:
@@ -132,3 +138,5 @@ def run_foreground(host: str, port: int) -> int:
         except subprocess.TimeoutExpired:
             process.kill()
             return process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

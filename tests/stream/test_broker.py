@@ -43,3 +43,34 @@ def test_existing_topics_keep_their_partition_count(kafka_bootstrap, kafka_topic
         counts = asyncio.run(ensure_topics(settings, [topics.raw]))
     assert counts == {topics.raw: 2}
     assert "differs from TICKETS_TOPIC_PARTITIONS" in caplog.text
+
+
+def test_sigterm_to_the_broker_command_stops_tansu_too():
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from stream.broker import free_port
+
+    port = free_port()
+    command = subprocess.Popen([sys.executable, "-m", "stream", "broker", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        children: list[int] = []
+        while time.monotonic() < deadline and not children:
+            path = Path(f"/proc/{command.pid}/task/{command.pid}/children")
+            children = [int(pid) for pid in path.read_text().split()] if path.exists() else []
+            time.sleep(0.1)
+        assert children, "the broker command started no Tansu process"
+        command.send_signal(signal.SIGTERM)
+        command.wait(15)
+        time.sleep(0.2)
+        for pid in children:
+            stat = Path(f"/proc/{pid}/stat")
+            assert not stat.exists() or stat.read_text().split(")")[-1].split()[0] == "Z", f"Tansu {pid} outlived SIGTERM"
+    finally:
+        if command.poll() is None:
+            command.kill()
