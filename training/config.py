@@ -129,6 +129,19 @@ class LightGBMConfig:
 
 
 @dataclass(frozen=True)
+class BlendConfig:
+    """Final probabilities: booster × calibrated lexical probabilities (weighted geometric mean).
+
+    Needs the lexical block. ``lexical_weight`` None chooses it from ``weights`` on validation
+    (0 = booster alone); a number fixes it.
+    """
+
+    enabled: bool = True
+    lexical_weight: float | None = None
+    weights: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(17))  # 0 … 0.8
+
+
+@dataclass(frozen=True)
 class ThresholdConfig:
     target_precision: float = 0.90             # per class, on validation data
     min_support: int = 5                       # fewer validation predictions → no abstention for the class
@@ -143,6 +156,7 @@ class TrainConfig:
     lexical: LexicalConfig = LexicalConfig()
     resample: ResampleConfig = ResampleConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
+    blend: BlendConfig = BlendConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
     seed: int = 42
 
@@ -163,6 +177,9 @@ class TrainConfig:
             raise ConfigError("thresholds.target_precision must be in (0, 1]")
         if not 0 <= self.data.test_fraction < 1 or not 0 < self.data.val_fraction < 1:
             raise ConfigError("data.test_fraction must be in [0, 1) and data.val_fraction in (0, 1)")
+        weights = self.blend.weights if self.blend.lexical_weight is None else (self.blend.lexical_weight,)
+        if not weights or not all(0 <= w <= 1 for w in weights):
+            raise ConfigError("blend weights must be a non-empty list of numbers in [0, 1]")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self

@@ -13,8 +13,10 @@ from typing import Sequence
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from stream.inference.blend import Blend
 from stream.inference.features import assemble_features, lexical_scores, linear_scores, needs_embedder
 
+from .blend import choose_blend
 from .booster import train_booster
 from .config import TrainConfig
 from .exceptions import NotEnoughDataError
@@ -32,6 +34,7 @@ class FitResult:
     lexical: object | None
     embedding_linear: object | None
     thresholds: list[ClassThreshold]
+    blend: Blend | None
     val_proba: np.ndarray
     val_y: np.ndarray
     rows: dict
@@ -92,9 +95,13 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
     X_res, y_res = resample(X_fit, y_fit, config.resample, config.seed)
     booster = train_booster(X_res, y_res, X_val, y_val, len(label_names), config.lightgbm, config.seed, progress)
     val_proba = booster_proba(booster, X_val)
+    blend = None
+    if config.blend.enabled and "lexical" in blocks:
+        blend = choose_blend(val_proba, fit_values["lexical"], y_fit, val_values["lexical"], y_val, config.blend)
+        val_proba = blend.apply(val_proba, val_values["lexical"])  # thresholds see what serving outputs
     thresholds = choose_thresholds(val_proba, y_val, label_names, config.thresholds)
     rows = {"fit": int(len(fit_idx)), "validation": int(len(val_idx)), "booster_rows_after_resampling":
             int(len(y_res)), "best_iteration": int(booster.best_iteration or booster.current_iteration())}
     return FitResult(labels=label_names, booster=booster, lexical=lexical, embedding_linear=embedding_linear,
-                     thresholds=thresholds,
+                     thresholds=thresholds, blend=blend,
                      val_proba=val_proba, val_y=y_val, rows=rows)

@@ -169,6 +169,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
                 **fit.rows,
             },
             "params": config.as_dict(),
+            "blend": fit.blend.as_dict() if fit.blend is not None else None,
             "thresholds": {"target_precision": config.thresholds.target_precision,
                            "per_class": as_rows(fit.thresholds)},
             "files": {name: file_sha256(staging / name) for name in names},

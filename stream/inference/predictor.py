@@ -16,6 +16,7 @@ from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 
+from .blend import Blend
 from .clean import DEFAULT_MASK_PATTERNS, PREPROCESSING_VERSION, assemble_ticket_text
 from .exceptions import EmbedderMismatchError, ModelLoadError
 from .features import assemble_features, check_blocks, lexical_scores, linear_scores, needs_embedder
@@ -118,6 +119,12 @@ class Predictor:
         self._booster = booster
         self._lexical = lexical
         self._embedding_linear = embedding_linear
+        try:
+            self.blend = Blend.from_manifest(self.manifest.get("blend"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(version, f"manifest blend is invalid: {exc!r}") from None
+        if self.blend is not None and "lexical" not in self.blocks:
+            raise ModelLoadError(version, "the manifest's blend needs the lexical block")
         self._mask_patterns = tuple((self.manifest.get("clean") or {}).get("mask_patterns")
                                     or DEFAULT_MASK_PATTERNS)
         self._lock = threading.Lock()
@@ -169,6 +176,9 @@ class Predictor:
                    manifest=manifest)
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
+        return assemble_features(self.blocks, self._block_values(texts))
+
+    def _block_values(self, texts: Sequence[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         if needs_embedder(self.blocks):
             if self.embedder is None:
@@ -179,16 +189,19 @@ class Predictor:
                 values["embedding_linear"] = linear_scores(self._embedding_linear, vectors, len(self.labels))
         if "lexical" in self.blocks:
             values["lexical"] = lexical_scores(self._lexical, texts, len(self.labels))
-        return assemble_features(self.blocks, values)
+        return values
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape (n, n_labels), columns in ``self.labels`` order."""
         if len(texts) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float64)
         with self._lock:
-            proba = np.asarray(self._booster.predict(self.features(texts)), dtype=np.float64)
+            values = self._block_values(texts)
+            proba = np.asarray(self._booster.predict(assemble_features(self.blocks, values)), dtype=np.float64)
         if proba.ndim == 1:  # binary objective: probability of the second label
             proba = np.stack([1.0 - proba, proba], axis=1)
+        if self.blend is not None:
+            proba = self.blend.apply(proba, values["lexical"])
         return proba
 
     def decide(self, proba: np.ndarray) -> list[Prediction]:

@@ -45,3 +45,14 @@ def test_bad_config_is_rejected_with_the_key(tmp_path, yaml_text, message):
 def test_secrets_are_redacted_in_the_recorded_config():
     config = load_config().replace(data={"snowflake": {"connection": {"user": "u", "password": "p"}}})
     assert config.as_dict()["data"]["snowflake"]["connection"] == {"user": "u", "password": "***"}
+
+
+def test_blend_settings_are_validated():
+    from training.config import TrainConfig
+
+    assert TrainConfig().blend.enabled and TrainConfig().as_dict()["blend"]["lexical_weight"] is None
+    with pytest.raises(ConfigError, match="blend weights"):
+        TrainConfig().replace(blend={"weights": [0.2, 1.5]})
+    with pytest.raises(ConfigError, match="blend weights"):
+        TrainConfig().replace(blend={"lexical_weight": -0.1})
+    assert TrainConfig().replace(blend={"lexical_weight": 0.3}).blend.lexical_weight == 0.3
