@@ -71,8 +71,10 @@ def run_engine(args) -> dict:
         embedder = OnnxEmbedder.load(folder, variant=args.engine, max_tokens=args.max_tokens,
                                      threads=args.threads or None, provider="cpu")
 
+        budget = {"max_batch_tokens": args.max_batch_tokens} if args.max_batch_tokens else {}
+
         def embed(batch):
-            return embedder.embed(batch, batch_size=args.batch_size)
+            return embedder.embed(batch, batch_size=args.batch_size, **budget)
 
     embed(texts[: args.batch_size])  # warm-up: allocations, kernel selection
     started, cpu_started = time.perf_counter(), _cpu_seconds()
@@ -91,6 +93,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads for every engine (0: default)")
     parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--max-batch-tokens", type=int, default=None,
+                        help="ONNX engines: padded-token budget per batch (default: the embedder's)")
     parser.add_argument("--engines", default="pytorch,fp32,int8", help="comma-separated subset of "
                         + ",".join(ENGINES))
     parser.add_argument("--repeat", type=int, default=1,
@@ -122,6 +126,8 @@ def main(argv=None) -> int:
                        "--batch-size", str(args.batch_size), "--threads", str(args.threads),
                        "--max-tokens", str(args.max_tokens), "--embedder-dir", args.embedder_dir,
                        "--name", args.name]
+                if args.max_batch_tokens:
+                    cmd += ["--max-batch-tokens", str(args.max_batch_tokens)]
                 print(f"round {round_no + 1}/{args.repeat}: {ENGINES[engine]} …", file=sys.stderr, flush=True)
                 done = subprocess.run(cmd, capture_output=True, text=True)
                 if done.returncode != 0:
@@ -137,6 +143,7 @@ def main(argv=None) -> int:
 
     base = results.get("pytorch")
     print(f"\n{args.n} tickets, batch size {args.batch_size}, max_tokens {args.max_tokens}, "
+          f"max_batch_tokens {args.max_batch_tokens or 'default'}, "
           f"threads {args.threads or 'default'}, best of {args.repeat} round(s)\n")
     print("| engine | texts/s | vs PyTorch | CPU s / 1k texts | peak RSS (MiB) | RSS delta (MiB) "
           "| min cosine vs PyTorch |")

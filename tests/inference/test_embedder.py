@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from stream.inference.embedder import OnnxEmbedder
+from stream.inference.embedder import OnnxEmbedder, token_budget_batches
 from stream.inference.exceptions import EmbedderCorruptError, EmbedderNotFoundError
 from stream.inference.runtime import ProviderUnavailableError, choose_providers
 
@@ -38,6 +38,47 @@ def test_sorting_by_length_keeps_the_callers_order(e5_embedder_dir):
     batched = embedder.embed(TICKETS, batch_size=2)
     for text, row in zip(TICKETS, batched):
         assert float(row @ embedder.embed([text])[0]) > 0.99999
+
+
+LONG = "The laptop does not start and the screen stays black after the docking station update. "
+MIXED = [LONG * 30, "ok", TICKETS[0], LONG * 3, TICKETS[1], LONG * 12, TICKETS[2], "VPN", LONG, TICKETS[3]]
+
+
+@pytest.mark.parametrize("max_batch_tokens", [16, 256, 4096])
+def test_token_budget_batches_match_one_at_a_time_in_order(embedder, max_batch_tokens):
+    """16 tokens is less than every text but "ok": each long text must still be embedded, alone."""
+    batched = embedder.embed(MIXED, batch_size=4, max_batch_tokens=max_batch_tokens)
+    alone = np.vstack([embedder.embed([text]) for text in MIXED])
+    # int8 activations are quantized per batch tensor, so batch mates shift results slightly
+    cosines = np.sum(batched * alone, axis=1)
+    assert cosines.min() > 0.99, cosines
+    # each row is nearest to its own text's vector: the caller's order is kept
+    assert (np.argmax(batched @ alone.T, axis=1) == np.arange(len(MIXED))).all()
+
+
+@pytest.mark.parametrize("lengths,max_rows,max_tokens", [
+    ([3, 5, 5, 60, 100, 512, 512], 32, 256),
+    ([8] * 50, 16, 10_000),
+    ([4, 4, 9, 9, 9, 9, 30, 200], 3, 40),
+    ([600], 32, 100),
+    ([], 8, 100),
+])
+def test_token_budget_batches_cover_every_row_within_the_limits(lengths, max_rows, max_tokens):
+    batches = token_budget_batches(lengths, max_rows, max_tokens)
+    assert [i for b in batches for i in range(len(lengths))[b]] == list(range(len(lengths)))
+    for b in batches:
+        rows = lengths[b]
+        assert len(rows) <= max_rows
+        assert len(rows) == 1 or len(rows) * max(rows) <= max_tokens
+    # greedy: the next row would have broken a limit
+    for b, nxt in zip(batches, batches[1:]):
+        grown = lengths[b.start:nxt.start + 1]
+        assert len(grown) > max_rows or len(grown) * max(grown) > max_tokens
+
+
+def test_bad_budget_is_refused(embedder):
+    with pytest.raises(ValueError, match="max_batch_tokens"):
+        embedder.embed(TICKETS, max_batch_tokens=0)
 
 
 def test_empty_list_gives_zero_rows(embedder):
