@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from stream.broker import free_port
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,6 @@ class LocalSnowflake:
         }
 
 
-def _free_port(host: str) -> int:
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def local_snowflake(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 0) -> Iterator[LocalSnowflake]:
     """Run the emulation in a background thread for the duration of the block.
@@ -70,7 +65,7 @@ def local_snowflake(db_path: str | Path | None, host: str = "127.0.0.1", port: i
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
     fs_server.shared_fs = FakeSnow(db_path=str(db_path) if db_path is not None else None)
     fs_server.sessions.clear()
-    port = port or _free_port(host)
+    port = port or free_port(host)
     server = uvicorn.Server(uvicorn.Config(fs_server.app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="fakesnow-server", daemon=True)
     thread.start()
