@@ -98,6 +98,20 @@ class LexicalConfig:
 
 
 @dataclass(frozen=True)
+class NeighboursConfig:
+    """The ``knn`` block: similarity-weighted votes of the k nearest training tickets (e5 cosine).
+
+    ``max_reference`` caps the stored reference set (a stratified subsample beyond it): the
+    artifact holds it as float16 and serving compares every ticket with every row.
+    """
+
+    k: int = 30
+    sharpness: float = 10.0
+    max_reference: int = 50_000
+    folds: int = 5
+
+
+@dataclass(frozen=True)
 class ResampleConfig:
     """Rebalancing of the booster's training rows only (never validation or test).
 
@@ -151,9 +165,10 @@ class ThresholdConfig:
 class TrainConfig:
     data: DataConfig = DataConfig()
     clean: CleanSettings = CleanSettings()
-    feature_blocks: tuple[str, ...] = ("embedding", "lexical")
+    feature_blocks: tuple[str, ...] = ("embedding", "lexical", "knn")
     embedder: EmbedderConfig = EmbedderConfig()
     lexical: LexicalConfig = LexicalConfig()
+    neighbours: NeighboursConfig = NeighboursConfig()
     resample: ResampleConfig = ResampleConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
     blend: BlendConfig = BlendConfig()
@@ -180,6 +195,8 @@ class TrainConfig:
         weights = self.blend.weights if self.blend.lexical_weight is None else (self.blend.lexical_weight,)
         if not weights or not all(0 <= w <= 1 for w in weights):
             raise ConfigError("blend weights must be a non-empty list of numbers in [0, 1]")
+        if self.neighbours.k < 1 or self.neighbours.sharpness < 0 or self.neighbours.max_reference < 1:
+            raise ConfigError("neighbours.k and neighbours.max_reference must be >= 1, neighbours.sharpness >= 0")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self

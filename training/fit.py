@@ -21,6 +21,7 @@ from .booster import train_booster
 from .config import TrainConfig
 from .exceptions import NotEnoughDataError
 from .lexical import fit_embedding_linear, fit_lexical
+from .neighbours import fit_neighbours
 from .resample import resample
 from .thresholds import ClassThreshold, choose_thresholds
 
@@ -33,6 +34,7 @@ class FitResult:
     booster: object
     lexical: object | None
     embedding_linear: object | None
+    neighbours: object | None
     thresholds: list[ClassThreshold]
     blend: Blend | None
     val_proba: np.ndarray
@@ -78,7 +80,7 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
         lexical, fit_values["lexical"] = fit_lexical(t_fit, y_fit, len(label_names), config.lexical,
                                                      config.seed, progress)
         val_values["lexical"] = lexical_scores(lexical, t_val, len(label_names))
-    embedding_linear = None
+    embedding_linear = neighbours = None
     if needs_embedder(blocks):
         if embedder is None:
             raise ValueError(f"feature blocks {list(blocks)} need an embedder")
@@ -90,6 +92,10 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
                 fit_values["embedding"], y_fit, len(label_names), config.lexical, config.seed, progress)
             val_values["embedding_linear"] = linear_scores(embedding_linear, val_values["embedding"],
                                                            len(label_names))
+        if "knn" in blocks:
+            neighbours, fit_values["knn"] = fit_neighbours(fit_values["embedding"], y_fit, len(label_names),
+                                                           config.neighbours, config.seed, progress)
+            val_values["knn"] = neighbours.scores(val_values["embedding"])
     X_fit = assemble_features(blocks, fit_values)
     X_val = assemble_features(blocks, val_values)
     X_res, y_res = resample(X_fit, y_fit, config.resample, config.seed)
@@ -103,5 +109,5 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
     rows = {"fit": int(len(fit_idx)), "validation": int(len(val_idx)), "booster_rows_after_resampling":
             int(len(y_res)), "best_iteration": int(booster.best_iteration or booster.current_iteration())}
     return FitResult(labels=label_names, booster=booster, lexical=lexical, embedding_linear=embedding_linear,
-                     thresholds=thresholds, blend=blend,
+                     neighbours=neighbours, thresholds=thresholds, blend=blend,
                      val_proba=val_proba, val_y=y_val, rows=rows)

@@ -25,8 +25,8 @@ import pandas as pd
 
 from stream.inference.clean import PREPROCESSING_VERSION
 from stream.inference.features import needs_embedder
-from stream.inference.predictor import (BOOSTER, EMBEDDING_LINEAR, LEXICAL, MANIFEST, THRESHOLDS, Predictor,
-                                        file_sha256)
+from stream.inference.predictor import (BOOSTER, EMBEDDING_LINEAR, LEXICAL, MANIFEST, NEIGHBOURS, THRESHOLDS,
+                                        Predictor, file_sha256)
 from stream.inference.registry import Registry
 
 from .card import write_model_card
@@ -109,6 +109,9 @@ def _write_artifacts(staging: Path, fit: FitResult) -> list[str]:
     if fit.embedding_linear is not None:
         joblib.dump(fit.embedding_linear, staging / EMBEDDING_LINEAR)
         names.append(EMBEDDING_LINEAR)
+    if fit.neighbours is not None:
+        fit.neighbours.save(staging / NEIGHBOURS)
+        names.append(NEIGHBOURS)
     with open(staging / "precision_coverage.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(as_rows(fit.thresholds)[0]))
         writer.writeheader()

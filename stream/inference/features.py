@@ -10,9 +10,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-FEATURE_BLOCKS = ("embedding", "lexical", "embedding_linear")
+FEATURE_BLOCKS = ("embedding", "lexical", "embedding_linear", "knn")
 # Blocks computed from the e5 vectors: a model using any of them needs the embedder.
-EMBEDDING_BLOCKS = frozenset({"embedding", "embedding_linear"})
+EMBEDDING_BLOCKS = frozenset({"embedding", "embedding_linear", "knn"})
 
 
 def needs_embedder(blocks: Sequence[str]) -> bool:

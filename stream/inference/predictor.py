@@ -20,6 +20,7 @@ from .blend import Blend
 from .clean import DEFAULT_MASK_PATTERNS, PREPROCESSING_VERSION, assemble_ticket_text
 from .exceptions import EmbedderMismatchError, ModelLoadError
 from .features import assemble_features, check_blocks, lexical_scores, linear_scores, needs_embedder
+from .neighbours import NeighbourVotes
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ MANIFEST = "manifest.json"
 BOOSTER = "booster.txt"
 LEXICAL = "lexical.joblib"
 EMBEDDING_LINEAR = "embedding_linear.joblib"
+NEIGHBOURS = "neighbours.npz"
 THRESHOLDS = "thresholds.json"
 REQUIRED_FILES = (MANIFEST, BOOSTER, THRESHOLDS)
 TOP_K = 3
@@ -78,7 +80,8 @@ def read_manifest(version_dir: Path) -> dict:
 def _check_files(version_dir: Path, manifest: dict) -> None:
     blocks = manifest["feature_blocks"]
     needed = list(REQUIRED_FILES) + ([LEXICAL] if "lexical" in blocks else []) \
-        + ([EMBEDDING_LINEAR] if "embedding_linear" in blocks else [])
+        + ([EMBEDDING_LINEAR] if "embedding_linear" in blocks else []) \
+        + ([NEIGHBOURS] if "knn" in blocks else [])
     missing = [name for name in needed if not (version_dir / name).is_file()]
     if missing:
         raise ModelLoadError(version_dir, f"missing file(s): {', '.join(missing)}")
@@ -109,7 +112,7 @@ class Predictor:
 
     def __init__(self, *, version: str, labels: Sequence[str], booster, blocks: Sequence[str],
                  thresholds: dict[str, float], lexical=None, embedder: Embedder | None = None,
-                 embedding_linear=None, manifest: dict | None = None):
+                 embedding_linear=None, neighbours: NeighbourVotes | None = None, manifest: dict | None = None):
         self.version = version
         self.labels = list(labels)
         self.blocks = check_blocks(blocks)
@@ -119,6 +122,7 @@ class Predictor:
         self._booster = booster
         self._lexical = lexical
         self._embedding_linear = embedding_linear
+        self._neighbours = neighbours
         try:
             self.blend = Blend.from_manifest(self.manifest.get("blend"))
         except (KeyError, TypeError, ValueError) as exc:
@@ -153,11 +157,15 @@ class Predictor:
             thresholds = json.loads((version_dir / THRESHOLDS).read_text())
             lexical = joblib.load(version_dir / LEXICAL) if "lexical" in blocks else None
             emb_linear = joblib.load(version_dir / EMBEDDING_LINEAR) if "embedding_linear" in blocks else None
+            neighbours = NeighbourVotes.load(version_dir / NEIGHBOURS) if "knn" in blocks else None
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(version_dir, f"artifact unreadable: {exc}") from exc
         n_labels = len(manifest["labels"])
         if booster.num_model_per_iteration() != (n_labels if n_labels > 2 else 1):
             raise ModelLoadError(version_dir, "booster class count does not match the manifest labels")
+        if neighbours is not None and neighbours.n_labels != n_labels:
+            raise ModelLoadError(version_dir, f"{NEIGHBOURS} votes for {neighbours.n_labels} labels, "
+                                              f"the manifest lists {n_labels}")
 
         spec = manifest.get("embedder")
         if needs_embedder(blocks) and load_embedder:
@@ -173,7 +181,7 @@ class Predictor:
                  "+".join(blocks))
         return cls(version=manifest["version"], labels=manifest["labels"], booster=booster, blocks=blocks,
                    thresholds=thresholds, lexical=lexical, embedder=embedder, embedding_linear=emb_linear,
-                   manifest=manifest)
+                   neighbours=neighbours, manifest=manifest)
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
         return assemble_features(self.blocks, self._block_values(texts))
@@ -187,6 +195,8 @@ class Predictor:
             values["embedding"] = vectors
             if "embedding_linear" in self.blocks:
                 values["embedding_linear"] = linear_scores(self._embedding_linear, vectors, len(self.labels))
+            if "knn" in self.blocks:
+                values["knn"] = self._neighbours.scores(vectors)
         if "lexical" in self.blocks:
             values["lexical"] = lexical_scores(self._lexical, texts, len(self.labels))
         return values

@@ -63,8 +63,9 @@ def test_trained_version_serves_the_blend(trained_registry, e5_embedders_root):
              "please order two new monitors for the office", "reset my password for the hr portal"]
     booster = lgb.Booster(model_file=str(root / version / "booster.txt"))
     lex = lexical_scores(predictor._lexical, texts, len(predictor.labels))
-    raw = booster.predict(assemble_features(predictor.blocks, {"embedding": predictor.embedder.embed(texts),
-                                                               "lexical": lex}))
+    vectors = predictor.embedder.embed(texts)
+    raw = booster.predict(assemble_features(predictor.blocks, {"embedding": vectors, "lexical": lex,
+                                                               "knn": predictor._neighbours.scores(vectors)}))
     np.testing.assert_allclose(predictor.predict_proba(texts), blend.apply(raw, lex), rtol=1e-6)
     if blend.lexical_weight > 0:
         assert not np.allclose(predictor.predict_proba(texts), raw)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -96,7 +97,7 @@ def test_e5_model_predicts_and_names_its_embedder(trained_registry, e5_embedders
     root, version = trained_registry
     predictor = Predictor.load(root / version, e5_embedders_root)
     assert predictor.embedder_id.startswith("multilingual-e5-small@")
-    assert predictor.blocks == ("embedding", "lexical")
+    assert predictor.blocks == ("embedding", "lexical", "knn")
     _check_predictions(predictor, predictor.classify_tickets(TICKETS), 2)
 
 
@@ -108,6 +109,19 @@ def test_embedder_sha_mismatch_is_refused(trained_registry, e5_embedders_root, t
     manifest["embedder"]["sha256"] = "f" * 64
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(EmbedderMismatchError, match="embedder sha256 mismatch"):
+        Predictor.load(copy, e5_embedders_root)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "neighbours.npz").unlink(), "missing file(s): neighbours.npz"),
+    (lambda d: (d / "neighbours.npz").write_bytes(b"not numpy"), "does not match its sha256"),
+])
+def test_a_damaged_knn_block_is_refused(trained_registry, e5_embedders_root, tmp_path, damage, message):
+    root, version = trained_registry
+    copy = tmp_path / version
+    shutil.copytree(root / version, copy)
+    damage(copy)
+    with pytest.raises(ModelLoadError, match=re.escape(message)):
         Predictor.load(copy, e5_embedders_root)
 
 

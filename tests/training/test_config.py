@@ -9,7 +9,7 @@ from training.exceptions import ConfigError
 
 def test_defaults_are_valid():
     config = load_config()
-    assert config.feature_blocks == ("embedding", "lexical")
+    assert config.feature_blocks == ("embedding", "lexical", "knn")
     assert config.lightgbm.device_type == "cpu"
     assert config.as_dict()["data"]["columns"]["label"] == "Topic_group"
 

@@ -10,11 +10,11 @@ from .synthetic import VOCAB, synthetic_frame
 
 
 @pytest.mark.parametrize("labels, blocks", [
-    (["billing", "returns", "shipping"], ["embedding", "lexical"]),
+    (["billing", "returns", "shipping"], ["embedding", "lexical", "knn"]),
     (["billing", "shipping"], ["lexical"]),
-    (["returns", "shipping"], ["embedding"]),
-    (["billing", "returns", "shipping"], ["embedding", "lexical", "embedding_linear"]),
-], ids=["three-labels-e5+lexical", "binary-lexical", "binary-e5", "three-labels-all-blocks"])
+    (["returns", "shipping"], ["embedding", "knn"]),
+    (["billing", "returns", "shipping"], ["embedding", "lexical", "embedding_linear", "knn"]),
+], ids=["three-labels-default-blocks", "binary-lexical", "binary-e5+knn", "three-labels-all-blocks"])
 def test_synthetic_label_set_trains_and_predicts(tmp_path, e5_embedders_root, labels, blocks):
     frame = synthetic_frame(per_label=40, labels=labels)
     outcome = train_into(tmp_path, frame, embedder_dir=e5_embedders_root, feature_blocks=blocks,

@@ -1,4 +1,4 @@
-"""End to end: a small e5 + lexical model trained in the suite, its artifact, the CLI commands."""
+"""End to end: a small e5 + kNN + lexical model trained in the suite, its artifact, the CLI commands."""
 from __future__ import annotations
 
 import json
@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from stream.inference.neighbours import NeighbourVotes
 from stream.inference.registry import Registry
 from training.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
-EXPECTED_FILES = {"manifest.json", "booster.txt", "lexical.joblib", "thresholds.json", "model_card.md",
+EXPECTED_FILES = {"manifest.json", "booster.txt", "lexical.joblib", "neighbours.npz", "thresholds.json", "model_card.md",
                   "confusion_matrix.png", "reliability.png", "precision_coverage.csv", "slices.json"}
 
 
@@ -24,7 +25,9 @@ def test_version_folder_is_complete_and_self_describing(trained_registry):
     assert not [p for p in root.iterdir() if p.name.startswith(".staging")]
     m = json.loads((folder / "manifest.json").read_text())
     assert m["version"] == version and version[:8].isdigit() and version[15:17] == "Z-"
-    assert len(m["labels"]) == 8 and m["feature_blocks"] == ["embedding", "lexical"]
+    assert len(m["labels"]) == 8 and m["feature_blocks"] == ["embedding", "lexical", "knn"]
+    # The knn reference is the fit rows (not validation, not test): what validation was scored against.
+    assert len(NeighbourVotes.load(folder / "neighbours.npz").labels) == m["data"]["fit"]
     assert m["embedder"]["id"].startswith("multilingual-e5-small@") and len(m["embedder"]["sha256"]) == 64
     assert m["data"]["rows_used"] == 1200 and m["data"]["rows_read"] == 38269
     assert m["data"]["drop_reasons"]["auto_generated"] == 3 and len(m["data"]["fingerprint"]) == 64

@@ -1,0 +1,49 @@
+"""Fitting the ``knn`` block (see stream/inference/neighbours.py): out-of-fold votes + the shipped reference.
+
+Training rows get votes from references in the *other* folds, so a ticket never
+votes for itself and the booster learns how far to trust the votes on unseen
+tickets. The shipped reference set is the fit rows (capped at
+``max_reference`` by a stratified subsample): validation and test tickets are
+scored against exactly what serving will use.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from tqdm.auto import tqdm
+
+from stream.inference.neighbours import NeighbourVotes
+
+from .config import NeighboursConfig
+
+log = logging.getLogger(__name__)
+
+
+def reference_rows(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
+    """Indices of the rows kept as references: all of them, or a stratified ``cap`` of them."""
+    if len(y) <= cap:
+        return np.arange(len(y))
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    keep, _ = train_test_split(np.arange(len(y)), train_size=cap, stratify=stratify, random_state=seed)
+    return np.sort(keep)
+
+
+def fit_neighbours(vectors: np.ndarray, y: np.ndarray, n_labels: int, cfg: NeighboursConfig, seed: int,
+                   progress: bool = True) -> tuple[NeighbourVotes, np.ndarray]:
+    """(votes over the reference set, out-of-fold votes for every row of ``vectors``)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    y = np.asarray(y)
+    min_count = int(np.bincount(y, minlength=n_labels).min())
+    folds = max(2, min(cfg.folds, min_count))
+    oof = np.zeros((len(y), n_labels), dtype=np.float32)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_idx, held_idx in tqdm(list(splitter.split(vectors, y)), desc="knn folds", disable=not progress):
+        ref = reference_rows(y[train_idx], cfg.max_reference, seed)
+        fold = NeighbourVotes(vectors[train_idx][ref], y[train_idx][ref], n_labels, cfg.k, cfg.sharpness)
+        oof[held_idx] = fold.scores(vectors[held_idx])
+    keep = reference_rows(y, cfg.max_reference, seed)
+    log.info("knn block: %d reference tickets, k=%d", len(keep), cfg.k)
+    return NeighbourVotes(vectors[keep], y[keep], n_labels, cfg.k, cfg.sharpness), oof
