@@ -109,7 +109,7 @@ class Settings:
     web_host: str = "127.0.0.1"              # TICKETS_WEB_HOST
     web_port: int = 6066                     # TICKETS_WEB_PORT
     max_batch: int = 64                      # TICKETS_MAX_BATCH
-    max_wait_s: float = 0.25                 # TICKETS_MAX_WAIT_S
+    max_wait_s: float = 0.1                  # TICKETS_MAX_WAIT_S
     max_payload_bytes: int = 256 * 1024      # TICKETS_MAX_PAYLOAD_BYTES
     inference_retries: int = 2               # TICKETS_INFERENCE_RETRIES
     model_poll_s: float = 10.0               # TICKETS_MODEL_POLL_S
