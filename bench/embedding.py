@@ -142,7 +142,9 @@ def main(argv=None) -> int:
     results = {engine: results[engine] for engine in engines}
 
     base = results.get("pytorch")
-    print(f"\n{args.n} tickets, batch size {args.batch_size}, max_tokens {args.max_tokens}, "
+    from machine import describe_cpu  # bench/machine.py
+
+    print(f"\n{describe_cpu()}; {args.n} tickets, batch size {args.batch_size}, max_tokens {args.max_tokens}, "
           f"max_batch_tokens {args.max_batch_tokens or 'default'}, "
           f"threads {args.threads or 'default'}, best of {args.repeat} round(s)\n")
     print("| engine | texts/s | vs PyTorch | CPU s / 1k texts | peak RSS (MiB) | RSS delta (MiB) "
@@ -160,9 +162,9 @@ def main(argv=None) -> int:
 
 def _import_from_repo_root() -> None:
     """Run as a script, ``bench/`` comes first on sys.path and ``bench/stream.py`` would shadow
-    the ``stream`` package; put the repository root there instead."""
+    the ``stream`` package; put the repository root first and ``bench/`` (for ``machine``) last."""
     here = Path(__file__).resolve().parent
-    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != here] + [str(here)]
 
 
 if __name__ == "__main__":

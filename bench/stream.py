@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,8 @@ from stream.config import Settings  # noqa: E402
 from stream.kafka_config import aiokafka_client_config  # noqa: E402
 from stream.replay import Rows, load_rows, replay  # noqa: E402
 from stream.topics import ensure_topics  # noqa: E402
+
+from machine import describe_cpu  # noqa: E402  (bench/machine.py, next to this file)
 
 DATA = REPO / "data" / "it-service-tickets" / "tickets.csv.gz"
 
@@ -209,7 +210,7 @@ def main(argv=None) -> int:
     p50, p95, p99 = (np.percentile(lat, q) for q in (50, 95, 99))
     load1, load5, _ = os.getloadavg()
     print()
-    print(f"Stream benchmark — {platform.machine()}, {os.cpu_count()} CPU cores, "
+    print(f"Stream benchmark — {describe_cpu()}; "
           f"model {', '.join(sorted(result['versions']))}, embedder {', '.join(sorted(result['embedders']))}, "
           f"max_batch {base.max_batch}, max_wait {base.max_wait_s}s, max_tokens {base.embed_max_tokens}; "
           f"load average at the end {load1:.1f} (1 min) / {load5:.1f} (5 min)")
