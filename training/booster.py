@@ -8,6 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .config import LightGBMConfig
+from .exceptions import BoosterDeviceError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,21 @@ def train_booster(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y
         booster = lgb.train(params, train_set, num_boost_round=cfg.num_boost_round, valid_sets=[val_set],
                             valid_names=["val"],
                             callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False), tick])
+    except lgb.basic.LightGBMError as exc:
+        if cfg.device_type == "cpu":
+            raise
+        raise BoosterDeviceError(device_error_message(cfg.device_type, str(exc))) from None
     finally:
         bar.close()
     log.info("booster: best iteration %d of %d", booster.best_iteration, booster.current_iteration())
     return booster
+
+
+def device_error_message(device_type: str, detail: str) -> str:
+    """What to do when LightGBM's gpu/cuda learner is unavailable: the PyPI wheel has only one of them."""
+    how = ("the PyPI lightgbm wheel runs 'gpu' through OpenCL: it needs a GPU and an OpenCL driver "
+           "(ICD) on the machine" if device_type == "gpu" else
+           "'cuda' needs lightgbm built from source with -DUSE_CUDA=1 (the PyPI wheel has no CUDA learner); "
+           "the wheel's 'gpu' (OpenCL) learner may work instead")
+    return (f"LightGBM device_type {device_type!r} is not usable here ({detail.strip().splitlines()[0]}); "
+            f"{how}. Train with device_type 'cpu' (--device-type cpu) otherwise.")

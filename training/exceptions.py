@@ -16,3 +16,7 @@ class DataSourceError(TrainingError):
 
 class NotEnoughDataError(TrainingError):
     """Too few usable rows (or too few per class) to train and validate."""
+
+
+class BoosterDeviceError(TrainingError):
+    """LightGBM cannot use the configured ``device_type`` on this machine or build."""

@@ -119,3 +119,17 @@ def test_train_cli_lexical_only(tmp_path, capsys):
 def test_train_cli_reports_bad_input(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path)]) == 2
     assert "data file not found" in capsys.readouterr().err
+
+
+def test_unusable_lightgbm_device_is_a_clear_error(tmp_path, capsys):
+    """The PyPI wheel has no CUDA learner: asking for it names the fix instead of a LightGBM traceback."""
+    from tests.fixtures.models import SHIPPED_DATA
+
+    config = tmp_path / "train.yaml"
+    config.write_text("feature_blocks: [lexical]\nlightgbm:\n  num_threads: 1\n")
+    code = main(["train", "--data", str(SHIPPED_DATA), "--text-col", "Document", "--label-col", "Topic_group",
+                 "--config", str(config), "--sample", "300", "--out", str(tmp_path / "reg"),
+                 "--device-type", "cuda", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "device_type 'cuda' is not usable here" in err and "--device-type cpu" in err
+    assert not list((tmp_path / "reg").glob("2*"))  # no version written
