@@ -71,11 +71,25 @@ def test_demo_classifies_held_out_tickets_and_reports_a_truthful_summary(
     assert summary["precision_at_2"] >= summary["accuracy"]
     assert summary["p50_end_to_end_ms"] <= summary["p99_end_to_end_ms"]
     assert "Summary" in result.stdout and "/classify" in result.stdout
+    # The fixture model was sampled from all tickets, so the demo must not call its figures held-out.
+    assert "held-out figures only if this model was trained without" in result.stdout
     lines = [line for line in result.stdout.splitlines() if "demo-" in line]
     assert len(lines) == 24, "one live line per ticket"
     held_out = (work / "split" / "holdout.csv.gz")
     trained_on = (work / "split" / "train.csv.gz")
     assert held_out.is_file() and trained_on.is_file()
+    _assert_nothing_left(work, port)
+
+    # Run it again in the same work folder with the same model: the summary must describe this
+    # run, not add up leftovers (sink rows) or be hidden by them (Slack's dedupe store).
+    again = subprocess.run(
+        [sys.executable, "-m", "stream", "demo", "--tickets", "10", "--rate", "12", "--holdout", "300",
+         "--work-dir", str(work), "--summary-json", str(summary_file)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=400,
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    summary = json.loads(summary_file.read_text())
+    assert (summary["processed"], summary["sink_rows"], summary["slack_messages"]) == (10, 10, 10)
     _assert_nothing_left(work, port)
 
 
@@ -103,3 +117,11 @@ def test_ctrl_c_stops_every_process(tmp_path, trained_registry, e5_embedders_roo
     assert demo.returncode == 0, rest
     assert "stopped" in rest
     _assert_nothing_left(work, port)
+
+
+def test_demo_keeps_its_own_registry_unless_one_is_named(tmp_path):
+    """`make train`'s model has seen the demo's held-out tickets: the demo must not pick it up by default."""
+    from stream.demo.run import demo_registry
+
+    assert demo_registry(tmp_path, {}) == (str(tmp_path / "registry"), True)
+    assert demo_registry(tmp_path, {"TICKETS_REGISTRY_DIR": "/srv/models"}) == ("/srv/models", False)
