@@ -16,9 +16,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tickets", type=int, default=300, help="held-out tickets to replay (default 300)")
     parser.add_argument("--rate", type=float, default=10.0, help="tickets per second offered (default 10)")
     parser.add_argument("--train-sample", type=int, default=8000,
-                        help="stratified subset to train on when no model is promoted (default 8000)")
+                        help="stratified subset to train on when the demo's registry (<work-dir>/registry, "
+                             "or TICKETS_REGISTRY_DIR when set) has no promoted model (default 8000)")
     parser.add_argument("--holdout", type=int, default=2000, help="tickets kept out of training (default 2000)")
-    parser.add_argument("--work-dir", default="artifacts/demo", help="logs, data split, local databases")
+    parser.add_argument("--work-dir", default="artifacts/demo", help="logs, data split, the demo's model registry, local databases")
     parser.add_argument("--keep-running", action="store_true", help="keep everything up after the summary")
     parser.add_argument("--quiet", action="store_true", help="no line per ticket")
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
