@@ -201,8 +201,8 @@ def run_demo(options: DemoOptions) -> int:
         if options.summary_json:
             options.summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
         if options.keep_running:
-            print("\nStill running; Ctrl-C stops everything.", flush=True)
-            try:
+            try:  # the notice is inside: a Ctrl-C answering it may land while print() is still running
+                print("\nStill running; Ctrl-C stops everything.", flush=True)
                 while True:
                     supervisor.check_alive()
                     time.sleep(1)
