@@ -19,15 +19,24 @@ from stream.exceptions import NoPromotedModelError
 log = logging.getLogger(__name__)
 
 
-def load_predictor(version_dir: Path, settings: Settings):
-    """Load one version with the serving settings (threads, provider, token cap)."""
+def load_predictor(version_dir: Path, settings: Settings, current=None):
+    """Load one version with the serving settings (threads, provider, token cap).
+
+    ``current`` is the predictor in service: when the new version uses the very same
+    embedder (sha256, variant, token cap), its ONNX session is shared rather than
+    loaded again, so a hot swap does not briefly hold two ~500 MB sessions.
+    """
     from stream.inference.predictor import Predictor, read_manifest
 
     threads = settings.embed_threads or None
     embedder = None
     spec = read_manifest(version_dir).get("embedder") or {}
     trained_tokens = int(spec.get("max_tokens", 512))
-    if spec and settings.embed_max_tokens < trained_tokens:
+    serving = getattr(current, "embedder", None)
+    if spec and serving is not None and _same_embedder(serving, spec, min(settings.embed_max_tokens, trained_tokens)):
+        log.info("new version uses the serving embedder; sharing it", extra={"embedder": serving.id})
+        embedder = serving
+    elif spec and settings.embed_max_tokens < trained_tokens:
         # A lower cap bounds latency on long e-mails, at the price of reading
         # less of them than training did: said loudly, because it is a skew.
         from stream.inference.embedder import OnnxEmbedder
@@ -42,6 +51,11 @@ def load_predictor(version_dir: Path, settings: Settings):
                           threads=threads, provider=settings.embed_provider)
 
 
+def _same_embedder(embedder, spec: dict, max_tokens: int) -> bool:
+    return (embedder.sha256 == spec.get("sha256") and embedder.variant == spec.get("variant", "int8")
+            and embedder.max_tokens == min(max_tokens, embedder.manifest.max_tokens))
+
+
 def promoted_dir(registry_dir) -> Path | None:
     from stream.inference.registry import Registry
 
@@ -52,7 +66,7 @@ class ModelHolder:
     """The predictor in service, and the logic that replaces it."""
 
     def __init__(self, settings: Settings, metrics=None,
-                 loader: Callable[[Path, Settings], object] = load_predictor):
+                 loader: Callable[[Path, Settings, object], object] = load_predictor):
         self.settings = settings
         self.metrics = metrics
         self._loader = loader
@@ -73,7 +87,7 @@ class ModelHolder:
         if version_dir is None:
             raise NoPromotedModelError(Path(self.settings.registry_dir).resolve())
         try:
-            predictor = self._loader(version_dir, self.settings)
+            predictor = self._loader(version_dir, self.settings, self.predictor)
         except Exception:
             if self.metrics is not None:
                 self.metrics.model_load_failures.inc()
@@ -88,7 +102,7 @@ class ModelHolder:
             return False
         log.info("new promoted version found, loading", extra={"version": version_dir.name, "serving": self.version})
         try:
-            predictor = await asyncio.to_thread(self._loader, version_dir, self.settings)
+            predictor = await asyncio.to_thread(self._loader, version_dir, self.settings, self.predictor)
         except Exception as exc:  # noqa: BLE001 - whatever the cause, keep serving the old version
             self._failed_version = version_dir.name
             if self.metrics is not None:

@@ -72,6 +72,7 @@ def test_poll_swaps_in_a_newly_promoted_version(registry_clone, e5_embedders_roo
     metrics = create()
     holder = ModelHolder(_settings(registry_dir, e5_embedders_root), metrics)
     holder.load_promoted()
+    serving_embedder = holder.predictor.embedder
     assert asyncio.run(holder.poll()) is False  # nothing new
     newer = "29990101T000000Z-newer1"
     _clone_version(registry_dir, version, newer)
@@ -80,6 +81,27 @@ def test_poll_swaps_in_a_newly_promoted_version(registry_clone, e5_embedders_roo
     assert holder.version == newer
     info = {s.labels["version"]: s.value for s in metrics.model_info.collect()[0].samples}
     assert info == {newer: 1.0}
+    # Same embedder (sha256, variant, token cap): the ONNX session is shared, not loaded twice.
+    assert holder.predictor.embedder is serving_embedder
+
+
+def test_a_version_with_another_embedder_variant_gets_its_own_session(registry_clone, e5_embedders_root):
+    registry_dir, version = registry_clone
+    holder = ModelHolder(_settings(registry_dir, e5_embedders_root))
+    holder.load_promoted()
+    serving_embedder = holder.predictor.embedder
+    fp32 = "29990101T000000Z-fp32em"
+    _clone_version(registry_dir, version, fp32)
+    manifest_path = registry_dir / fp32 / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["embedder"]["variant"] = "fp32"
+    manifest["embedder"]["sha256"] = json.loads(
+        (e5_embedders_root / manifest["embedder"]["name"] / "manifest.json").read_text())["files"]["onnx/model.onnx"]
+    manifest_path.write_text(json.dumps(manifest))
+    (registry_dir / "PROMOTED").write_text(fp32 + "\n")
+    assert asyncio.run(holder.poll()) is True
+    assert holder.predictor.embedder is not serving_embedder
+    assert (holder.predictor.embedder.variant, serving_embedder.variant) == ("fp32", "int8")
 
 
 @pytest.mark.slow
