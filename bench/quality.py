@@ -28,7 +28,7 @@ from stream.inference.features import needs_embedder  # noqa: E402
 from stream.inference.predictor import Predictor  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.evaluate import compute_metrics  # noqa: E402
-from training.fit import stratified_split  # noqa: E402
+from training.split import stratified_split  # noqa: E402
 from training.prepare import PreparedData  # noqa: E402
 from training.train import load_data, open_embedder, stratified_sample, train_version  # noqa: E402
 

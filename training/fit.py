@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from stream.inference.blend import Blend
 from stream.inference.features import assemble_features, lexical_scores, linear_scores, needs_embedder
@@ -23,6 +22,7 @@ from .exceptions import NotEnoughDataError
 from .lexical import fit_embedding_linear, fit_lexical
 from .neighbours import fit_neighbours
 from .resample import resample
+from .split import stratified_split
 from .thresholds import ClassThreshold, choose_thresholds
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,6 @@ class FitResult:
 def booster_proba(booster, X: np.ndarray) -> np.ndarray:
     proba = np.asarray(booster.predict(X, num_iteration=booster.best_iteration or None), dtype=np.float64)
     return np.stack([1.0 - proba, proba], axis=1) if proba.ndim == 1 else proba
-
-
-def stratified_split(n: int, y: np.ndarray, test_size, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a stratified split; falls back to a plain shuffle when a class is a singleton."""
-    idx = np.arange(n)
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    return train_test_split(idx, test_size=test_size, stratify=stratify, random_state=seed)
 
 
 def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, embedder=None,

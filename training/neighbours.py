@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold
 from tqdm.auto import tqdm
 
 from stream.inference.neighbours import NeighbourVotes
 
 from .config import NeighboursConfig
+from .split import stratified_split
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,7 @@ def reference_rows(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
     """Indices of the rows kept as references: all of them, or a stratified ``cap`` of them."""
     if len(y) <= cap:
         return np.arange(len(y))
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    keep, _ = train_test_split(np.arange(len(y)), train_size=cap, stratify=stratify, random_state=seed)
+    keep, _ = stratified_split(len(y), y, len(y) - cap, seed)
     return np.sort(keep)
 
 

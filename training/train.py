@@ -34,10 +34,11 @@ from .config import TrainConfig
 from .embed import CachedEmbedder
 from .evaluate import compute_metrics, confusion, slice_metrics
 from .exceptions import NotEnoughDataError, TrainingError
-from .fit import FitResult, fit_model, stratified_split
+from .fit import FitResult, fit_model
 from .plots import expected_calibration_error, plot_confusion, plot_reliability, reliability_bins
 from .prepare import PreparedData, latest_corrections, prepare
 from .sources import load_corrections, make_source
+from .split import stratified_split
 from .thresholds import as_mapping, as_rows
 
 log = logging.getLogger(__name__)
