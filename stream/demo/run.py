@@ -9,7 +9,6 @@ the sink → replay held-out tickets at a steady rate while showing each result
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import os
@@ -141,15 +140,15 @@ def run_demo(options: DemoOptions) -> int:
     work = options.work_dir
     work.mkdir(parents=True, exist_ok=True)
     registry_dir, own_registry = demo_registry(work, os.environ)
-    base = dataclasses.replace(Settings.from_env(), registry_dir=registry_dir)
+    env = os.environ.copy()
+    env["TICKETS_REGISTRY_DIR"] = registry_dir  # the children serve the model the demo picked
+    base = Settings.from_env(env)
     split = make_split(options.data, work / "split", options.text_col, options.label_col, options.holdout)
     version = ensure_model(base, options, split.train)
     if not own_registry:
         print(f"  (TICKETS_REGISTRY_DIR is set: the figures below are held-out figures only if this model "
               f"was trained without {split.holdout})")
 
-    env = os.environ.copy()
-    env["TICKETS_REGISTRY_DIR"] = registry_dir
     broker = None
     if "TICKETS_KAFKA_BOOTSTRAP" not in os.environ:
         broker = EmbeddedBroker(log_path=work / "logs" / "broker.log")
