@@ -30,6 +30,18 @@ def _demo_env(tmp_path: Path, trained_registry, e5_embedders_root) -> tuple[dict
     return env, port
 
 
+def _run_demo(env: dict, work: Path, tickets: int):
+    """One short demo run (12 tickets/s); returns the finished process and its summary JSON."""
+    summary_file = work.parent / "summary.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "stream", "demo", "--tickets", str(tickets), "--rate", "12", "--holdout", "300",
+         "--work-dir", str(work), "--summary-json", str(summary_file)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=400,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, json.loads(summary_file.read_text())
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
@@ -52,14 +64,8 @@ def _assert_nothing_left(work: Path, port: int) -> None:
 def test_demo_classifies_held_out_tickets_and_reports_a_truthful_summary(
         tmp_path, trained_registry, e5_embedders_root):
     env, port = _demo_env(tmp_path, trained_registry, e5_embedders_root)
-    work, summary_file = tmp_path / "work", tmp_path / "summary.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "stream", "demo", "--tickets", "24", "--rate", "12", "--holdout", "300",
-         "--work-dir", str(work), "--summary-json", str(summary_file)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=400,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = json.loads(summary_file.read_text())
+    work = tmp_path / "work"
+    result, summary = _run_demo(env, work, tickets=24)
     assert summary["sent"] == 24
     assert summary["processed"] == 24 and summary["missing"] == 0
     assert summary["dead_letters"] == 0
@@ -82,13 +88,7 @@ def test_demo_classifies_held_out_tickets_and_reports_a_truthful_summary(
 
     # Run it again in the same work folder with the same model: the summary must describe this
     # run, not add up leftovers (sink rows) or be hidden by them (Slack's dedupe store).
-    again = subprocess.run(
-        [sys.executable, "-m", "stream", "demo", "--tickets", "10", "--rate", "12", "--holdout", "300",
-         "--work-dir", str(work), "--summary-json", str(summary_file)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=400,
-    )
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    summary = json.loads(summary_file.read_text())
+    _, summary = _run_demo(env, work, tickets=10)
     assert (summary["processed"], summary["sink_rows"], summary["slack_messages"]) == (10, 10, 10)
     _assert_nothing_left(work, port)
 
