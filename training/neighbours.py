@@ -40,8 +40,8 @@ def fit_neighbours(vectors: np.ndarray, y: np.ndarray, n_labels: int, cfg: Neigh
     oof = np.zeros((len(y), n_labels), dtype=np.float32)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train_idx, held_idx in tqdm(list(splitter.split(vectors, y)), desc="knn folds", disable=not progress):
-        ref = reference_rows(y[train_idx], cfg.max_reference, seed)
-        fold = NeighbourVotes(vectors[train_idx][ref], y[train_idx][ref], n_labels, cfg.k, cfg.sharpness)
+        ref = train_idx[reference_rows(y[train_idx], cfg.max_reference, seed)]
+        fold = NeighbourVotes(vectors[ref], y[ref], n_labels, cfg.k, cfg.sharpness)
         oof[held_idx] = fold.scores(vectors[held_idx])
     keep = reference_rows(y, cfg.max_reference, seed)
     log.info("knn block: %d reference tickets, k=%d", len(keep), cfg.k)
