@@ -46,6 +46,7 @@ ErrorCode = Literal[
     "inference_failed",
     "slack_permanent_error",
     "sink_rejected",
+    "processing_failed",
 ]
 
 
@@ -133,6 +134,9 @@ class DeadLetterEvent(_Event):
     reason: NonEmptyStr
     component: NonEmptyStr
     payload: StrictStr
+    payload_bytes: Annotated[StrictInt, Field(ge=0)] | None = None
+    payload_sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    payload_truncated: StrictBool = False
     topic: NonEmptyStr
     partition: Annotated[StrictInt, Field(ge=0)]
     offset: Annotated[StrictInt, Field(ge=0)]
