@@ -26,9 +26,11 @@ MAX_TICKET_CHARS = 60_000      # all messages of a ticket together; later messag
 HTML = "text/html"
 PLAIN = "text/plain"
 
-# The two characters backslash-n (or backslash-r backslash-n) that some exports leave for a line break ...
-_ESCAPED_BREAK = re.compile(r"\\r\\n|\\n")
-# ... but not in a token that starts like a Windows path (a drive, a UNC share, %APPDATA%).
+# The two characters backslash-n (or backslash-r backslash-n) that some exports leave for a line
+# break, unless they are a path segment: after another backslash ("\\nas01") or followed by
+# more of a path ("Files\nvpn\log.txt"; a following "\n" is another break, not a path).
+_ESCAPED_BREAK = re.compile(r"(?<!\\)(?:\\r\\n|\\n)(?![^\s\\]{1,64}\\(?!n|r\\n))")
+# A token that starts like a Windows path (a drive, a UNC share, %APPDATA%) is left alone.
 _PATH_TOKEN = re.compile(r"[\"'(<\[]?(?:[A-Za-z]:\\|\\\\|%\w{1,64}%\\)")
 _WHITESPACE_SPLIT = re.compile(r"(\s+)")
 # Well-formed character references only ("&amp;", "&#39;"), so "AT&T" and "R&D" stay.
@@ -36,7 +38,11 @@ _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]
 
 
 def decode_escaped_line_breaks(text: str) -> str:
-    """Turn literal ``\\n`` and ``\\r\\n`` into line breaks, except in Windows paths."""
+    """Turn literal ``\\n`` and ``\\r\\n`` into line breaks, except in Windows paths.
+
+    A heuristic: ``C:\\new``, ``\\\\srv\\notes`` and ``Program Files\\nvpn\\log.txt``
+    keep their backslashes; an escaped break glued to a word ("Hola,\\nla VPN") is decoded.
+    """
     if "\\" not in text:
         return text
     parts = _WHITESPACE_SPLIT.split(text)
