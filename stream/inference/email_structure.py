@@ -31,12 +31,12 @@ from . import cleaning_tables as tables
 
 MAX_STRUCTURE_LINE = 300
 _LONG_LINE_PLACEHOLDER = "\u2026"
-# quotequail runs 25+ patterns per line; skip it unless the text can hold one of its markers.
-_QUOTEQUAIL_HINT = re.compile(
-    r"wrote|schrieb|écrit|escribió|escreveu|schreef|geschreven|skrev|написал|forwarded|weitergeleitet|réexpédié"
-    r"|reenviado|doorgestuurd|original|ursprüngliche|oorspronkelijk|origineel|transféré|vidarebefordrat"
-    r"|пересылаемое|_{32}|\d{4}/\d{1,2}/\d{1,2}",
-    re.IGNORECASE,
+# quotequail runs 25+ patterns per line; skip it unless the text holds one of its markers
+# (lower-cased substrings, checked with ``in``: far cheaper than a regex alternation).
+_QUOTEQUAIL_HINTS = (
+    "wrote", "schrieb", "écrit", "escribió", "escreveu", "schreef", "geschreven", "skrev", "написал", "forwarded",
+    "weitergeleitet", "réexpédié", "reenviado", "doorgestuurd", "original", "ursprüngliche", "oorspronkelijk",
+    "origineel", "transféré", "vidarebefordrat", "пересылаемое", "_" * 32, "/",
 )
 
 
@@ -74,7 +74,6 @@ _HEADER_FOLLOW = re.compile(rf"[\s>*]{{0,16}}(?:{_phrases(tables.HEADER_FOLLOW)}
 _QUOTED = re.compile(r"[ \t]{0,16}>")
 
 _AUTO_REPLY_START = re.compile(rf"\s{{0,16}}(?:{_phrases(tables.AUTO_REPLY_START)})(?!\w)", re.IGNORECASE)
-_AUTO_REPLY_ANYWHERE = re.compile(_phrases(tables.AUTO_REPLY_ANYWHERE), re.IGNORECASE)
 _SUBJECT_PREFIX = re.compile(
     rf"\s{{0,8}}(?:(?i:{_phrases(tables.SUBJECT_PREFIXES)})|{_phrases(tables.SUBJECT_PREFIXES_UPPER)})"
     rf"\s{{0,4}}(?:\[\d{{1,4}}\]|\(\d{{1,4}}\))?\s{{0,4}}:\s{{0,8}}"
@@ -87,7 +86,10 @@ def is_auto_reply(text: str) -> bool:
     Bounce notices ("undeliverable…") are *not* auto-replies here: users forward
     them as genuine tickets about mail delivery.
     """
-    return bool(_AUTO_REPLY_START.match(text) or _AUTO_REPLY_ANYWHERE.search(text))
+    if _AUTO_REPLY_START.match(text):
+        return True
+    flat = " ".join(text.lower().split())
+    return any(phrase in flat for phrase in tables.AUTO_REPLY_ANYWHERE)
 
 
 def strip_subject_prefixes(subject: str) -> str:
@@ -102,7 +104,8 @@ def strip_subject_prefixes(subject: str) -> str:
 def _quotequail_cut(lines: list[str]) -> int | None:
     """Index of the first line of quoted history that quotequail recognises, if any."""
     shown = [line if len(line) <= MAX_STRUCTURE_LINE else _LONG_LINE_PLACEHOLDER for line in lines]
-    if not any(_QUOTEQUAIL_HINT.search(line) for line in shown):
+    lowered = "\n".join(shown).lower()
+    if not any(hint in lowered for hint in _QUOTEQUAIL_HINTS):
         return None
     # A first placeholder line keeps the split index unambiguous (the head is never empty).
     parts = quotequail.quote("\n".join([_LONG_LINE_PLACEHOLDER, *shown]), limit=len(shown) + 2,

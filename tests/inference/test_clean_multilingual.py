@@ -136,3 +136,55 @@ def test_tickets_about_auto_replies_are_not_auto_replies(text):
 ])
 def test_one_line_tickets_that_start_like_a_sign_off_stay_whole(line):
     assert clean_text(line) == line
+
+
+HISTORY_STARTS = [
+    "Am Mo., 3. Nov. 2026 um 09:12 Uhr schrieb Max Muster <max@example.de>:",
+    "Am 03.11.2026 um 09:12 schrieb Max Muster\n<max@example.de>:",
+    "Le lun. 3 nov. 2026 à 09:12, Marie Durand <marie@example.fr> a écrit :",
+    "El lun, 3 nov 2026 a las 9:12, Ana Gómez (<ana@example.es>) escribió:",
+    "Em seg., 3 de nov. de 2026 às 09:12, Rui Costa <rui@example.pt> escreveu:",
+    "Op ma 3 nov. 2026 om 09:12 schreef Sanne Jansen <sanne@example.nl>:",
+    "Il giorno lun 3 nov 2026 alle ore 09:12 Marco Bianchi <marco@example.it> ha scritto:",
+    "On Mon, 3 Nov 2026 at 09:12, IT Helpdesk <helpdesk@example.com>\nwrote:",
+    "---------- Weitergeleitete Nachricht ---------",
+    "---------- Forwarded message ---------",
+    "-----Messaggio originale-----",
+    "-----Mensagem original-----",
+    "-----Mensaje original-----",
+    "-------- Message transféré --------",
+    "-----Oorspronkelijk bericht-----",
+    "Begin forwarded message:",
+    "Anfang der weitergeleiteten Nachricht:",
+    "Inizio messaggio inoltrato:",
+    "________________________________",
+    "Von: Max Muster\nGesendet: Montag, 3. November 2026 09:12",
+    "De : Marie Durand\nEnvoyé : lundi 3 novembre 2026 09:12",
+    "De: Ana Gómez\nEnviado el: lunes, 3 de noviembre de 2026 9:12",
+    "De: Rui Costa\nEnviada em: segunda-feira, 3 de novembro de 2026 09:12",
+    "Van: Sanne Jansen\nVerzonden: maandag 3 november 2026 09:12",
+    "Da: Marco Bianchi\nInviato: lunedì 3 novembre 2026 09:12",
+]
+
+
+@pytest.mark.parametrize("start", HISTORY_STARTS, ids=lambda s: s.split("\n")[0][:40])
+def test_reply_and_forward_headers_cut_the_history(start):
+    raw = f"The scanner in room 4 is offline.\n\n{start}\nOld history line about invoices\nMore old history\n"
+    assert clean_text(raw) == "the scanner in room 4 is offline."
+
+
+@pytest.mark.parametrize("footer", [
+    "Diese E-Mail enthält vertrauliche Informationen. Wenn Sie nicht der richtige Adressat sind, löschen Sie sie.",
+    "Ce message et toutes les pièces jointes sont confidentiels.",
+    "Este mensaje y sus archivos adjuntos son confidenciales.",
+    "Esta mensagem e seus anexos são confidenciais.",
+    "Dit e-mailbericht is uitsluitend bestemd voor de geadresseerde.",
+    "Questo messaggio e i suoi allegati sono riservati.",
+    "Gesendet von meinem Samsung Galaxy",
+    "Envoyé depuis mon smartphone",
+    "Obtener Outlook para Android",
+    "Verstuurd vanaf mijn iPad",
+    "Inviato dal mio dispositivo Android",
+])
+def test_disclaimers_and_mobile_footers_are_cut(footer):
+    assert clean_text(f"Der Scanner ist offline.\n\n{footer}\nMore footer") == "der scanner ist offline."
