@@ -34,6 +34,7 @@ _BLOCK = frozenset({
     "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
 })
 _SKIPPED = frozenset({"script", "style", "head", "title", "noscript", "template", "svg", "object", "iframe"})
+_PARSER = lxml_html.HTMLParser(encoding="utf-8")
 _QUOTE_CLASSES = frozenset({"gmail_quote", "moz-cite-prefix", "yahoo_quoted", "protonmail_quote"})
 _QUOTE_IDS = frozenset({"divrplyfwdmsg", "appendonsend", "ydpquoted", "mail-editor-reference-message-container"})
 
@@ -71,9 +72,12 @@ def html_to_text(markup: str, max_chars: int) -> str:
     Stops after ``max_chars`` characters of text: the rest would be cut by the
     caller's length budget anyway.
     """
+    # Bytes with an explicit encoding: lxml refuses str with an "<?xml … encoding=…?>" declaration,
+    # stops at a lone surrogate, and must not trust a <meta charset> that no longer holds.
+    data = markup.encode("utf-8", "replace")
     try:
-        root = lxml_html.document_fromstring(markup)
-    except (etree.ParserError, ValueError):
+        root = lxml_html.document_fromstring(data, parser=_PARSER)
+    except (etree.ParserError, ValueError):      # nothing but whitespace or comments
         return ""
     parts: list[str] = []
     size = 0

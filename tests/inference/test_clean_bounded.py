@@ -136,3 +136,13 @@ def test_html_mask_tokens_survive_parsing():
 ], ids=["escaped-breaks", "drive-path", "unc-path", "path-with-space"])
 def test_escaped_line_breaks(raw, expected):
     assert clean_text(raw) == expected
+
+
+@pytest.mark.parametrize("markup, expected", [
+    ('<?xml version="1.0" encoding="utf-8"?><html><body><p>VPN down</p></body></html>', "vpn down"),
+    ("<html><body><p>VPN \ud800 down \x01</p></body></html>", "vpn ? down"),
+    ('<html><head><meta charset="iso-8859-1"></head><body><p>Grüße € Müller</p></body></html>', "grüße € müller"),
+    ("<html><!-- nothing else --></html>", ""),
+], ids=["xml-declaration", "lone-surrogate", "stale-meta-charset", "only-a-comment"])
+def test_html_parsing_copes_with_awkward_documents(markup, expected):
+    assert clean_text(markup) == expected
