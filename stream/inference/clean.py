@@ -106,32 +106,6 @@ def _normalise_chars(text: str) -> str:
     return "".join(kept)
 
 
-def _is_cut_line(lines: list[str], i: int) -> bool:
-    line = lines[i]
-    if any(rx.search(line) for rx in _CUT_LINE):
-        return True
-    # "From: x / Sent: y" headers of a forwarded or replied message.
-    if _FROM_LINE.search(line) and any(_SENT_LINE.search(nxt) for nxt in lines[i + 1:i + 4]):
-        return True
-    # "On Mon, … <x@y>\nwrote:" wrapped over two lines by the mail client.
-    return bool(_WROTE_START.search(line) and i + 1 < len(lines) and _WROTE_END.search(lines[i + 1])
-                and len(lines[i + 1].split()) <= 6)
-
-
-def _strip_email_structure(text: str) -> str:
-    """Keep the author's own words: drop quoted lines and cut at history/signature/disclaimer."""
-    lines = text.split("\n")
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        if _QUOTED.match(line):
-            continue
-        # A first line is never a signature: single-line tickets stay whole.
-        if kept and any(k.strip() for k in kept) and _is_cut_line(lines, i):
-            break
-        kept.append(line)
-    return "\n".join(kept)
-
-
 def _clean_prepared(text: str, mask_patterns: Sequence[str]) -> str:
     if not text.strip():
         return ""

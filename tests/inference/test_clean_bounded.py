@@ -35,6 +35,7 @@ HOSTILE = {
     "one-long-line-of-words": "wrote " * (SIZE // 6),
     "reply-header-repeats": "Am 3. Nov schrieb " * (SIZE // 18),
     "date-and-mail-repeats": "2026/11/03 " + " <a@b" * (SIZE // 5),
+    "date-and-mail-lines": "hi\n" + ("2026/11/03" + " <a@b" * 57 + "\n") * (SIZE // 300),
     "many-short-lines": "a\n" * (SIZE // 2),
     "sign-off-lines": "hi\n" + "Best regards Anna Maria\n" * (SIZE // 24),
     "from-lines": "hi\n" + "From: x\n" * (SIZE // 8),
