@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from pydantic import ValidationError
+
 from schemas.models import TicketEvent
+from schemas import SchemaViolation, validate_json_schema
 from stream.inference.clean import (
     MAX_MESSAGE_CHARS,
     MAX_TICKET_CHARS,
@@ -122,6 +125,25 @@ def test_ticket_event_carries_content_type_to_cleaning():
                      {"role": "requester", "text": "<p>VPN</p><p>drops</p>", "content_type": "text/html"}],
     })
     assert assemble_ticket_text(event) == "<p>see <server01></p> vpn drops"
+
+
+@pytest.mark.parametrize("content_type, valid", [
+    ("text/plain", True), ("text/html", True), (None, True), ("absent", True), ("text/markdown", False), (1, False),
+])
+def test_content_type_is_optional_and_the_same_in_json_schema_and_model(content_type, valid):
+    message = {"role": "requester", "text": "x"}
+    if content_type != "absent":
+        message["content_type"] = content_type
+    event = {"schema_version": "1", "ticket_id": "T-1", "source": "email", "created_at": "2026-11-24T09:15:00Z",
+             "messages": [message]}
+    if valid:
+        validate_json_schema("ticket_event", event)
+        TicketEvent.model_validate(event)
+        return
+    with pytest.raises(SchemaViolation):
+        validate_json_schema("ticket_event", event)
+    with pytest.raises(ValidationError):
+        TicketEvent.model_validate(event)
 
 
 def test_html_mask_tokens_survive_parsing():
