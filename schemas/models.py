@@ -73,6 +73,8 @@ class Message(BaseModel):
     role: Role
     text: StrictStr
     sent_at: Timestamp | None = None
+    # How ``text`` is written; None: cleaning sniffs it (HTML is parsed only when it is HTML).
+    content_type: Literal["text/plain", "text/html"] | None = None
 
 
 class TicketEvent(_Event):
