@@ -22,8 +22,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from stream.config import Settings
-from stream.downstream_config import SnowflakeSettings
-from stream.downstream_kafka import consumer_kwargs, dead_letter_json, producer_kwargs
+from stream.downstream.settings import SnowflakeSettings
+from stream.downstream.clients import consumer_kwargs, dead_letter_json, producer_kwargs
 from stream.sink.batching import Batch, DrainedBatch
 from stream.sink.connection import connect
 from stream.sink.exceptions import SinkFlushError, SinkRejectedRecord

@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from stream.config import Settings
-from stream.downstream_config import SlackSettings
-from stream.downstream_kafka import consumer_kwargs, dead_letter_json, producer_kwargs
+from stream.downstream.settings import SlackSettings
+from stream.downstream.clients import consumer_kwargs, dead_letter_json, producer_kwargs
 from stream.slack.blocks import build_message
 from stream.slack.dedupe import PENDING, POSTED, PostedStore
 from stream.slack.exceptions import SlackPermanentError

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from stream.config import Settings
-from stream.downstream_config import SnowflakeSettings
+from stream.downstream.settings import SnowflakeSettings
 from stream.sink.runner import SnowflakeSink
 
 

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 from schemas.models import DeadLetterEvent
-from stream.downstream_config import SnowflakeSettings
+from stream.downstream.settings import SnowflakeSettings
 from stream.sink import metrics as sink_metrics
 from stream.sink.runner import SnowflakeSink
-from tests.downstream import (
+from tests.fixtures.downstream import (
     as_records, classified_event, committed_offsets, consume_all, feedback_event, produce, settings_for, wait_until,
 )
 

@@ -11,12 +11,12 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from schemas.models import FeedbackEvent
-from stream.downstream_config import SlackSettings
+from stream.downstream.settings import SlackSettings
 from stream.slack import metrics as slack_metrics
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION, feedback_context
 from stream.slack.interactivity import PATH, create_app
 from stream.slack.signing import sign
-from tests.downstream import consume_all, settings_for
+from tests.fixtures.downstream import consume_all, settings_for
 
 SECRET = "test-signing-secret"
 

@@ -6,10 +6,10 @@ import json
 import logging
 
 from schemas.models import DeadLetterEvent
-from stream.downstream_config import SlackSettings
+from stream.downstream.settings import SlackSettings
 from stream.slack import metrics as slack_metrics
 from stream.slack.notifier import Notifier
-from tests.downstream import (
+from tests.fixtures.downstream import (
     as_records, classified_event, committed_offsets, consume_all, produce, settings_for, wait_until,
 )
 from tests.slack.conftest import CHANNELS
