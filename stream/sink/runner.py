@@ -88,10 +88,15 @@ class SnowflakeSink:
         now = datetime.now(timezone.utc)
         try:
             if message.topic == self.settings.kafka.topic_classified:
-                return classified_row(ClassifiedEvent.model_validate_json(message.value or b""),
-                                      message.partition, message.offset, now)
-            return feedback_row(FeedbackEvent.model_validate_json(message.value or b""),
-                                message.partition, message.offset, now)
+                row = classified_row(ClassifiedEvent.model_validate_json(message.value or b""),
+                                     message.partition, message.offset, now)
+            else:
+                row = feedback_row(FeedbackEvent.model_validate_json(message.value or b""),
+                                   message.partition, message.offset, now)
+            for value in row:
+                if isinstance(value, str):
+                    value.encode("utf-8")  # a lone surrogate (valid JSON) makes Snowflake answer 500, every time
+            return row
         except Exception as exc:  # noqa: BLE001 - invalid, or valid but not convertible (OverflowError): no row
             raise SinkRejectedRecord("sink_rejected", failure_reason(exc)[1]) from None
 
@@ -121,8 +126,6 @@ class SnowflakeSink:
 
     async def _table_answers(self, table: str) -> bool:
         """Whether ``table`` can be queried at all (else a refused MERGE is the table's fault)."""
-        from snowflake.connector.errors import DatabaseError
-
         def probe() -> None:
             if self._tables is None:
                 self._open_tables()
@@ -132,7 +135,7 @@ class SnowflakeSink:
         try:
             await asyncio.to_thread(probe)
             return True
-        except (DatabaseError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the reason, the rows are not shown to be at fault
             log.warning("the table %s does not answer (%s)", table, exc)
             return False
 
@@ -140,7 +143,7 @@ class SnowflakeSink:
         return self._tables.classified if table == self._tables.classified.name else self._tables.feedback
 
     async def _write_with_retry(self, table: str, rows: list[tuple]) -> None:
-        from snowflake.connector.errors import DatabaseError, OperationalError, ProgrammingError
+        from snowflake.connector.errors import Error as SnowflakeError, ProgrammingError
 
         delay = self.snowflake.backoff_s
         for attempt in range(1, self.snowflake.max_attempts + 1):
@@ -153,8 +156,9 @@ class SnowflakeSink:
                 return
             except Exception as exc:  # noqa: BLE001 - sorted below: passing, or refused for good
                 self.metrics.failures.labels(table).inc()
-                # a statement Snowflake refuses (or the connector cannot bind) will be refused on a retry too
-                if isinstance(exc, ProgrammingError) or not isinstance(exc, (OperationalError, DatabaseError, OSError)):
+                # a statement Snowflake refuses (or the connector cannot bind) will be refused on a retry too;
+                # every other connector error (network, HTTP 5xx, session) and OSError is worth another try
+                if isinstance(exc, ProgrammingError) or not isinstance(exc, (SnowflakeError, OSError)):
                     raise _StatementRefused(str(exc)) from exc
                 if attempt == self.snowflake.max_attempts:
                     raise SinkFlushError(table, len(rows), exc) from exc
