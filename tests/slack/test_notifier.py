@@ -145,17 +145,24 @@ def test_a_claim_left_by_a_crash_mid_post_is_resolved_from_slack_metadata(kafka_
 def test_without_a_token_it_logs_what_it_would_post(kafka_bootstrap, kafka_topics, fake_slack, slack_env, caplog):
     settings = settings_for(kafka_bootstrap, kafka_topics(2))
     env = {k: v for k, v in slack_env.items() if k != "TICKETS_SLACK_BOT_TOKEN"}
+    event = classified_event("T-DRY", category="Hardware", subject="printer on floor 3 jams")
 
     async def scenario():
-        await produce(kafka_bootstrap, settings.kafka.topic_classified, as_records([classified_event("T-DRY", category="Hardware")]))
+        await produce(kafka_bootstrap, settings.kafka.topic_classified, as_records([event]))
         notifier = _notifier(settings, env)
         await _run_until(notifier, lambda: _counter(notifier.metrics, "dry_run") == 1)
 
-    with caplog.at_level(logging.INFO, logger="stream.slack.notifier"):
+    with caplog.at_level(logging.DEBUG, logger="stream"):
         asyncio.run(scenario())
     assert fake_slack.calls == []
     line = next(r.getMessage() for r in caplog.records if "would post" in r.getMessage())
     assert "#it-hardware" in line and "T-DRY" in line and "xoxb" not in line
+    # logging promises no ticket text at INFO: subject and excerpt only at DEBUG
+    texts = [event["subject"], event["excerpt"][:40]]
+    info = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    debug = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
+    assert all(text not in info for text in texts), info
+    assert all(text in debug for text in texts)
 
 
 def test_slack_staying_down_stops_the_notifier_without_committing(kafka_bootstrap, kafka_topics, fake_slack, slack_env):
