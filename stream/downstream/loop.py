@@ -148,7 +148,8 @@ class ConsumerLoop:
             await self.dead_letter(message, exc)
         await self._commit(drained.offsets)
 
-    async def dead_letter(self, message, exc: BaseException) -> None:
+    async def dead_letter(self, message, exc: BaseException) -> bytes:
+        """Send the record's dead letter (bounded, with the reason) and wait for the broker; returns it."""
         error_code, reason = failure_reason(exc)
         log.warning("%s[%d]@%d → DLQ (%s): %s", message.topic, message.partition, message.offset, error_code,
                     reason[:LOG_REASON_CHARS])
@@ -157,6 +158,7 @@ class ConsumerLoop:
                                   component=self.handler.component, max_bytes=self.dead_letter_max_bytes)
         await self._producer.send_and_wait(self.settings.kafka.topic_dlq, key=message.key, value=value)
         self.handler.dead_lettered(message, error_code)
+        return value
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:
