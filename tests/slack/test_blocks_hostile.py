@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
 import pytest
 
@@ -13,9 +12,9 @@ from stream.slack.blocks import build_message
 from stream.slack.poster import SlackPoster, make_client
 from tests.fixtures.downstream import classified_event
 from tests.slack.conftest import TOKEN
+from tests.slack.harmless import assert_harmless, links
 
 TEMPLATE = "https://desk.example.com/t/{ticket_id}?view=full&tab=1"
-OUR_LINK = re.compile(r"<https://desk\.example\.com/t/[^<>|\s]*\|[^<>]*>")
 CASE_6 = "INJ-9> <!channel> <https://evil.example|click"
 HOSTILE = [
     CASE_6,
@@ -41,32 +40,13 @@ def _event(field: str, value: str) -> ClassifiedEvent:
     return ClassifiedEvent.model_validate(classified_event(overrides.pop("ticket_id", "INC-1"), **overrides))
 
 
-def _mrkdwn_texts(message: dict) -> list[str]:
-    """Every string Slack renders as mrkdwn: the fallback text and each mrkdwn object."""
-    texts = [message["text"]]
-    for block in message["blocks"]:
-        for obj in [block.get("text"), *(block.get("fields") or [])]:
-            if obj and obj.get("type") == "mrkdwn":
-                texts.append(obj["text"])
-    return texts
-
-
-def assert_harmless(message: dict) -> None:
-    for text in _mrkdwn_texts(message):
-        outside_our_link = OUR_LINK.sub("", text).replace("\n>", "\n")  # our own quote marker
-        assert "<" not in outside_our_link and ">" not in outside_our_link, text  # no other link, no <!…>, <@…>, <#…>
-        assert not re.search(r"[@＠](channel|here|everyone)\b", text, re.IGNORECASE), text
-        for link in OUR_LINK.findall(text):
-            assert "&" not in re.sub(r"&(amp|lt|gt);", "", link), link  # every & of the link escaped
-
-
 @pytest.mark.parametrize("value", HOSTILE)
 @pytest.mark.parametrize("field", sorted(FIELDS))
 def test_hostile_value_in_any_field_cannot_ping_or_link(field, value):
     event = _event(field, value)
     message = build_message(event, channel="#it-x", labels=("Access",), ticket_url_template=TEMPLATE,
                             excerpt_chars=200)
-    assert_harmless(message)
+    assert_harmless(message, TEMPLATE)
     assert message["unfurl_links"] is False and message["unfurl_media"] is False
 
 
@@ -74,7 +54,7 @@ def test_case_6_ticket_id_is_url_encoded_into_our_link_and_shown_as_text():
     message = build_message(_event("ticket_id", CASE_6), channel="#it-x", labels=(), ticket_url_template=TEMPLATE,
                             excerpt_chars=200)
     title = message["blocks"][0]["text"]["text"]
-    [link] = OUR_LINK.findall(title)
+    [link] = links(title, TEMPLATE)
     url, label = link[1:-1].split("|", 1)
     assert url == ("https://desk.example.com/t/INJ-9%3E%20%3C%21channel%3E%20%3Chttps%3A%2F%2Fevil.example%7Cclick"
                    "?view=full&amp;tab=1")
@@ -102,4 +82,4 @@ def test_what_the_slack_double_receives_is_harmless_in_every_field(fake_slack):
     posted = fake_slack.posted()
     assert len(posted) == sent
     for message in posted:
-        assert_harmless(message)
+        assert_harmless(message, TEMPLATE)

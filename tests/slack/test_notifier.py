@@ -213,3 +213,58 @@ def test_a_post_that_failed_after_slack_accepted_it_is_not_repeated(kafka_bootst
     assert len(fake_slack.posted()) == 1
     assert [c.status for c in fake_slack.calls_to("chat.postMessage")] == [500]  # found, so never re-sent
     assert len(fake_slack.calls_to("conversations.history")) == 1
+
+
+def test_hostile_records_are_dead_lettered_and_the_good_ones_behind_them_posted(
+        kafka_bootstrap, kafka_topics, fake_slack, slack_env):
+    """Cases 2 and 6 and a generated sample, then good events: the notifier stays up and posts what it can."""
+    from tests.fixtures.hostile_records import CONTROL_BYTES, INJECTED_TICKET_ID, classified_values, sample
+    from tests.slack.harmless import assert_harmless
+
+    generated = sample(classified_values, 6)
+
+    settings = settings_for(kafka_bootstrap, kafka_topics(1))
+    hostile = [CONTROL_BYTES, b"{not json", *generated]
+    injected = json.dumps(classified_event(INJECTED_TICKET_ID)).encode()
+    good = [classified_event(f"T-GOOD-{i}") for i in range(3)]
+    records = [(b"k", value) for value in hostile] + [(INJECTED_TICKET_ID.encode(), injected)] + as_records(good)
+    invalid = sum(1 for value in hostile if not _valid(value))
+
+    async def scenario():
+        # one partition keeps the order: every good event is *behind* the hostile ones
+        await produce(kafka_bootstrap, settings.kafka.topic_classified, records)
+        notifier = _notifier(settings, slack_env | {"TICKETS_SLACK_GROUP_ID": f"{slack_env['TICKETS_SLACK_GROUP_ID']}-h"})
+        stop = asyncio.Event()
+        task = asyncio.create_task(notifier.run(stop))
+
+        def handled() -> float:
+            return sum(_counter(notifier.metrics, o) for o in ("posted", "duplicate", "dead_lettered"))
+
+        await wait_until(lambda: task.done() or handled() == len(records), 30, what="every record handled")
+        alive = not task.done()
+        stop.set()
+        await task
+        dlq = await consume_all(kafka_bootstrap, settings.kafka.topic_dlq, expected=invalid)
+        return notifier, alive, dlq
+
+    notifier, alive, dlq = asyncio.run(scenario())
+    assert alive, generated
+    assert _counter(notifier.metrics, "dead_lettered") == invalid == len(dlq), generated
+    letters = [DeadLetterEvent.model_validate_json(r.value) for r in dlq]
+    assert all(letter.reason and len(r.value) <= 512 * 1024 for letter, r in zip(letters, dlq))
+    control = next(letter for letter in letters if letter.payload_bytes == len(CONTROL_BYTES))
+    assert control.payload_truncated and control.error_code == "schema_violation"
+    posted = {m["metadata"]["event_payload"]["ticket_id"]: m for m in fake_slack.posted()}
+    assert {e["ticket_id"] for e in good} | {INJECTED_TICKET_ID} <= set(posted)
+    for message in posted.values():
+        assert_harmless(message, notifier.slack.ticket_url_template)
+
+
+def _valid(value: bytes) -> bool:
+    from schemas.models import ClassifiedEvent
+
+    try:
+        ClassifiedEvent.model_validate_json(value)
+        return True
+    except ValueError:
+        return False
