@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from urllib.parse import urlencode
 
 import aiohttp
@@ -16,10 +15,9 @@ from stream.downstream.settings import SlackSettings
 from stream.slack import metrics as slack_metrics
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION, feedback_context
 from stream.slack.interactivity import PATH, create_app
-from stream.slack.signing import sign
 from tests.fixtures.downstream import consume_all, settings_for
+from tests.slack.signed_requests import SECRET, signed_headers
 
-SECRET = "test-signing-secret"
 
 
 MESSAGE_TS = "1764660000.000100"
@@ -51,10 +49,7 @@ def _pick(category: str) -> dict:
             "selected_option": {"value": category, "text": {"type": "plain_text", "text": category}}}
 
 
-def _signed(body: bytes, secret: str = SECRET, age_s: int = 0) -> dict:
-    ts = str(int(time.time()) - age_s)
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sign(secret, ts, body),
-            "Content-Type": "application/x-www-form-urlencoded"}
+_signed = signed_headers
 
 
 async def _exchange(bootstrap: str, settings, requests: list[tuple[bytes, dict]], answers: list | None = None):
