@@ -38,7 +38,10 @@ COMPONENT = "sink"
 
 
 class _StatementRefused(Exception):
-    """Snowflake refused the statement itself (``ProgrammingError``): a retry would be refused too."""
+    """Snowflake refused the statement (``ProgrammingError``) or the connector could not bind a value.
+
+    Either way a retry of the same rows fails the same way.
+    """
 
 
 class SnowflakeSink:

@@ -90,7 +90,8 @@ def feedback_from_payload(payload) -> list:
     user_id = _field(user, "id", "user")
     who = _field(user, "username", "user", required=False) or _field(user, "name", "user", required=False) or user_id
     channel = _object(payload.get("channel"), "channel", required=False)
-    name, channel_id = _field(channel, "name", "channel", required=False), _field(channel, "id", "channel", required=False)
+    name = _field(channel, "name", "channel", required=False)
+    channel_id = _field(channel, "id", "channel", required=False)
     where = f"slack:#{name}" if name else f"slack:{channel_id or 'unknown'}"
     container = _object(payload.get("container"), "container", required=False)
     message = _object(payload.get("message"), "message", required=False)
