@@ -234,3 +234,20 @@ def test_signed_but_unusable_payloads_are_a_400_with_the_reason(kafka_bootstrap,
     assert dict(zip(UNUSABLE, statuses)) == {name: 400 for name in UNUSABLE}
     for name, answer in zip(UNUSABLE, answers):
         assert answer.startswith("unusable payload: ") and len(answer) > len("unusable payload: "), name
+
+
+def test_a_click_is_remembered_for_the_window_only_and_forgotten_when_its_event_failed():
+    from stream.slack.interactivity import ReplayGuard
+
+    now = [1000.0]
+    guard = ReplayGuard(window_s=300, clock=lambda: now[0], max_keys=3)
+    assert guard.claim("a") and not guard.claim("a")
+    now[0] += 299
+    assert not guard.claim("a")                     # still inside the signature window
+    now[0] += 2
+    assert guard.claim("a")                         # the window passed: a signed replay is stale by now anyway
+    guard.release("a")
+    assert guard.claim("a")                         # its event could not be produced: Slack's retry gets through
+    for key in "bcd":
+        assert guard.claim(key)
+    assert guard.claim("a")                         # bounded: the oldest key made room
