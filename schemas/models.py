@@ -119,6 +119,8 @@ class ClassifiedEvent(_Event):
 class FeedbackEvent(_Event):
     """A person's correction of a classification (topic ``tickets.feedback``)."""
 
+    # derived from the click itself (action, message, user, action time), so a replayed click is the same event
+    event_id: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
     ticket_id: NonEmptyStr
     corrected_category: NonEmptyStr
     previous_category: StrictStr | None = None

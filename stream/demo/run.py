@@ -108,7 +108,7 @@ def _scrape_counter(url: str, name: str) -> float | None:
 def _count_sink_rows(env: dict[str, str], model_version: str, since_utc: datetime) -> int | None:
     """Rows this run wrote: this model's, processed since the run started (earlier runs' rows stay
     in the sink, and a rerun with the same model MERGEs onto them, refreshing PROCESSED_AT)."""
-    from stream.downstream_config import SnowflakeSettings
+    from stream.downstream.settings import SnowflakeSettings
     from stream.sink.connection import connect
 
     settings = SnowflakeSettings.from_env(env)

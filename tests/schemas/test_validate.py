@@ -89,6 +89,7 @@ BROKEN = [
     ("classified_event", _classified, ["excerpt"], "x" * 281, "excerpt"),
     ("feedback_event", _feedback, ["source"], "email", "source"),
     ("feedback_event", _feedback, ["user"], _DELETE, "user"),
+    ("feedback_event", _feedback, ["event_id"], "not-a-hex-id", "event_id"),
     ("dead_letter_event", _dead_letter, ["error_code"], "oops", "error_code"),
     ("dead_letter_event", _dead_letter, ["offset"], -1, "offset"),
     ("dead_letter_event", _dead_letter, ["partition"], "2", "partition"),

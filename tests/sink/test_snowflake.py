@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from schemas.models import ClassifiedEvent, FeedbackEvent
 from stream.sink.snowflake import SnowflakeTables, classified_row, feedback_row
-from tests.downstream import classified_event, feedback_event
+from tests.fixtures.downstream import classified_event, feedback_event
 
 LOADED = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 

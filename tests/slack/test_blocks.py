@@ -5,7 +5,7 @@ import json
 
 from schemas.models import ClassifiedEvent
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION, build_message, escape, shorten
-from tests.downstream import classified_event
+from tests.fixtures.downstream import classified_event
 
 TEMPLATE = "https://desk.example.com/t/{ticket_id}"
 LABELS = ("Access", "Hardware", "Storage", "Purchase")
