@@ -70,7 +70,8 @@ def build_message(event, *, channel: str, labels: Iterable[str], ticket_url_temp
             {"type": "mrkdwn", "text": "*Runner-up*\n" + (
                 f"{escape(runner_up.category)} ({_pct(runner_up.probability)})" if runner_up else "—")},
             {"type": "mrkdwn", "text": f"*Model*\n`{escape(event.model_version)}`"},
-            {"type": "mrkdwn", "text": f"*Source*\n{escape(event.source)}"},
+            {"type": "mrkdwn", "text": f"*Source*\n{escape(event.source)}"
+                                       + (f" · language `{escape(event.language)}`" if event.language else "")},
         ]},
     ]
     actions = _actions(event, labels)
