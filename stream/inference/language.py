@@ -39,7 +39,7 @@ def normalise(tag: str | None) -> str | None:
     ``de-DE`` → ``de``, ``pt_BR`` → ``pt``, ``EN`` → ``en``, ``und`` → ``und``;
     ``""``, ``"english"`` or ``"x-klingon"`` → None (then the text decides).
     """
-    if not tag:
+    if not isinstance(tag, str) or not tag:  # None, or NaN from an empty table cell
         return None
     primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
     return primary if _PRIMARY.match(primary) else None
