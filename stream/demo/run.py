@@ -43,6 +43,7 @@ class DemoOptions:
     keep_running: bool
     quiet: bool
     summary_json: Path | None
+    showcase: bool = True   # mix the hand-written multilingual / HTML tickets into the replay
 
 
 def ensure_model(settings: Settings, options: DemoOptions, train_file: Path) -> str:
@@ -220,11 +221,16 @@ def run_demo(options: DemoOptions) -> int:
 
 
 async def _replay_and_watch(settings: Settings, options: DemoOptions, holdout: Path, supervisor: Supervisor):
-    from stream.replay import load_rows, replay, ticket_id
+    from stream.replay import load_rows, replay
 
-    rows = load_rows(holdout, text_col=options.text_col, label_col=options.label_col, limit=options.tickets)
+    from stream.demo.showcase import how_many, load_showcase, mix_into
+
+    showcase = load_showcase() if options.showcase else []
+    showcase = showcase[: how_many(options.tickets, len(showcase))]
+    rows = load_rows(holdout, text_col=options.text_col, label_col=options.label_col,
+                     limit=options.tickets - len(showcase))
     prefix = "demo"
-    truth = {ticket_id(prefix, i): label for i, label in zip(rows.indices, rows.labels)}
+    rows, truth = mix_into(rows, showcase, prefix)
     observed = Observed()
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(settings, truth, len(rows), observed, stop,
