@@ -94,7 +94,8 @@ def build_message(event, *, channel: str, labels: Iterable[str], ticket_url_temp
             {"type": "mrkdwn", "text": "*Runner-up*\n" + (
                 f"{mrkdwn(runner_up.category)} ({_pct(runner_up.probability)})" if runner_up else "—")},
             {"type": "mrkdwn", "text": f"*Model*\n`{mrkdwn(event.model_version)}`"},
-            {"type": "mrkdwn", "text": f"*Source*\n{mrkdwn(event.source)}"},
+            {"type": "mrkdwn", "text": f"*Source*\n{mrkdwn(event.source)}"
+                                       + (f" · language `{mrkdwn(event.language)}`" if event.language else "")},
         ]},
     ]
     actions = _actions(event, labels)
