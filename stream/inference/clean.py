@@ -84,7 +84,8 @@ _MASK_CACHE: dict[tuple[str, ...], re.Pattern] = {}
 def _mask_regex(patterns: Sequence[str]) -> re.Pattern:
     key = tuple(patterns)
     if key not in _MASK_CACHE:
-        _MASK_CACHE[key] = re.compile("|".join(f"(?:{p})" for p in key), re.IGNORECASE)
+        # no patterns must match nothing: an empty alternation would match between every character
+        _MASK_CACHE[key] = re.compile("|".join(f"(?:{p})" for p in key) or r"(?!)", re.IGNORECASE)
     return _MASK_CACHE[key]
 
 

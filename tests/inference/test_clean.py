@@ -219,3 +219,11 @@ def test_cleaning_leaves_the_shipped_dataset_unchanged():
 
 def test_preprocessing_version_is_a_string():
     assert isinstance(PREPROCESSING_VERSION, str) and PREPROCESSING_VERSION
+
+
+def test_no_mask_patterns_masks_nothing():
+    from stream.inference.clean import clean_text, masking_ratio
+
+    assert clean_text("VPN drops [masked] hourly", ()) == clean_text("VPN drops [masked] hourly", ("zzz",))
+    assert "v p n" not in clean_text("VPN drops hourly", ())
+    assert masking_ratio("VPN drops hourly", ()) == 0.0
