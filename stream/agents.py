@@ -66,6 +66,24 @@ class BatchHandler:
             return BadTicket("processing_failed", f"could not serialise the ClassifiedEvent: {failure_reason(exc)[1]}")
         return Output(self.worker.topics.classified, result.ticket_id.encode("utf-8"), value, event)
 
+    async def _dead_letter_refused(self, output: Output, exc: BaseException, classified: dict, dead: list) -> None:
+        """The broker refused ``output``: dead-letter its record (a refused dead letter again, smaller)."""
+        reason = f"the broker refused the record: {describe(exc)}"
+        first = output.dead_letter_of
+        if first is not None:
+            log.error("dead letter refused by the broker; re-sent with a smaller payload",
+                      extra={"error": describe(exc), "bytes": len(output.value)})
+            bad = BadTicket(first.error_code, f"{first.reason} (a {len(output.value)}-byte dead letter: {reason})")
+            retry = self._dead_letter(output.source, bad, max_bytes=FALLBACK_DEAD_LETTER_BYTES)
+        else:
+            classified.pop(id(output.source), None)
+            bad = BadTicket("processing_failed", f"publishing the ClassifiedEvent failed, {reason}")
+            dead.append((output.source, bad))
+            retry = self._dead_letter(output.source, bad)
+        if await publish([retry]):
+            # Even a small dead letter is refused: the broker's limits, not this record, are wrong.
+            raise PublishError(1, 1, [f"dead letter refused: {describe(exc)}"])
+
     async def handle(self, stream, events) -> None:
         started = time.perf_counter()
         worker, metrics = self.worker, self.metrics
@@ -91,21 +109,7 @@ class BatchHandler:
         outputs += [self._dead_letter(event, bad) for event, bad in dead]
 
         for output, exc in await publish(outputs):
-            reason = f"the broker refused the record: {describe(exc)}"
-            first = output.dead_letter_of
-            if first is not None:
-                log.error("dead letter refused by the broker; re-sent with a smaller payload",
-                          extra={"error": describe(exc), "bytes": len(output.value)})
-                bad = BadTicket(first.error_code, f"{first.reason} (a {len(output.value)}-byte dead letter: {reason})")
-                retry = self._dead_letter(output.source, bad, max_bytes=FALLBACK_DEAD_LETTER_BYTES)
-            else:
-                classified.pop(id(output.source), None)
-                bad = BadTicket("processing_failed", f"publishing the ClassifiedEvent failed, {reason}")
-                dead.append((output.source, bad))
-                retry = self._dead_letter(output.source, bad)
-            if await publish([retry]):
-                # Even a small dead letter is refused: the broker's limits, not this record, are wrong.
-                raise PublishError(1, 1, [f"dead letter refused: {describe(exc)}"])
+            await self._dead_letter_refused(output, exc, classified, dead)
         published_at = datetime.now(timezone.utc)
 
         for result in classified.values():
