@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 LAG_INTERVAL_S = 2.0
 #: Bound of the dead letter re-sent when the broker refused the first one (its limit is under ours).
 FALLBACK_DEAD_LETTER_BYTES = MIN_DLQ_MAX_BYTES
+#: ...and of its key: a record's key can be as large as the broker allows, and it counts in the size.
+FALLBACK_KEY_BYTES = 1024
 
 
 class BatchHandler:
@@ -50,14 +52,15 @@ class BatchHandler:
                           extra={"partition": message.partition, "offset": message.offset})
             return BadTicket(*failure_reason(exc))
 
-    def _dead_letter(self, event, bad: BadTicket, max_bytes: int | None = None) -> Output:
+    def _dead_letter(self, event, bad: BadTicket, max_bytes: int | None = None, key_bytes: int | None = None) -> Output:
         message = event.message
+        key = message.key if key_bytes is None or message.key is None else message.key[:key_bytes]
         value = dead_letter_bytes(
             bad.error_code, bad.reason, event.value,
             topic=message.topic, partition=message.partition, offset=message.offset,
             component="worker", max_bytes=max_bytes or self.settings.dlq_max_bytes,
         )
-        return Output(self.worker.topics.dlq, message.key, value, event, dead_letter_of=bad)
+        return Output(self.worker.topics.dlq, key, value, event, dead_letter_of=bad)
 
     def _classified(self, event, result) -> Output | BadTicket:
         try:
@@ -67,22 +70,27 @@ class BatchHandler:
         return Output(self.worker.topics.classified, result.ticket_id.encode("utf-8"), value, event)
 
     async def _dead_letter_refused(self, output: Output, exc: BaseException, classified: dict, dead: list) -> None:
-        """The broker refused ``output``: dead-letter its record (a refused dead letter again, smaller)."""
+        """The broker refused ``output``: dead-letter its record, smaller (payload and key cut) if need be."""
         reason = f"the broker refused the record: {describe(exc)}"
-        first = output.dead_letter_of
-        if first is not None:
-            log.error("dead letter refused by the broker; re-sent with a smaller payload",
-                      extra={"error": describe(exc), "bytes": len(output.value)})
-            bad = BadTicket(first.error_code, f"{first.reason} (a {len(output.value)}-byte dead letter: {reason})")
-            retry = self._dead_letter(output.source, bad, max_bytes=FALLBACK_DEAD_LETTER_BYTES)
-        else:
+        first, candidates = output.dead_letter_of, []
+        if first is None:  # a ClassifiedEvent: its record becomes a dead letter like any other
             classified.pop(id(output.source), None)
-            bad = BadTicket("processing_failed", f"publishing the ClassifiedEvent failed, {reason}")
-            dead.append((output.source, bad))
-            retry = self._dead_letter(output.source, bad)
-        if await publish([retry]):
-            # Even a small dead letter is refused: the broker's limits, not this record, are wrong.
-            raise PublishError(1, 1, [f"dead letter refused: {describe(exc)}"])
+            first = BadTicket("processing_failed", f"publishing the ClassifiedEvent failed, {reason}")
+            dead.append((output.source, first))
+            candidates.append(self._dead_letter(output.source, first))
+        else:
+            first = BadTicket(first.error_code, f"{first.reason} (a {len(output.value)}-byte dead letter: {reason})")
+        log.error("output refused by the broker; dead-lettering its record",
+                  extra={"error": describe(exc), "bytes": len(output.value), "topic": getattr(output.topic, "name", "")})
+        candidates.append(self._dead_letter(output.source, first, max_bytes=FALLBACK_DEAD_LETTER_BYTES,
+                                            key_bytes=FALLBACK_KEY_BYTES))
+        for candidate in candidates:
+            refused = await publish([candidate])
+            if not refused:
+                return
+            exc = refused[0][1]
+        # Even a small dead letter is refused: the broker's limits, not this record, are wrong.
+        raise PublishError(1, 1, [f"dead letter refused: {describe(exc)}"])
 
     async def handle(self, stream, events) -> None:
         started = time.perf_counter()

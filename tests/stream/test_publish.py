@@ -23,7 +23,7 @@ from aiokafka.errors import (
 from faust.exceptions import ProducerSendError
 
 from schemas import validate_json_schema
-from stream.agents import FALLBACK_DEAD_LETTER_BYTES, BatchHandler
+from stream.agents import FALLBACK_DEAD_LETTER_BYTES, FALLBACK_KEY_BYTES, BatchHandler
 from stream.exceptions import PublishError
 from stream.publish import Output, publish, refused_by_broker
 from tests.stream.hostile import encode, ticket
@@ -113,7 +113,7 @@ def predictor(trained_registry, e5_embedders_root):
     return load_predictor(registry / version, settings)
 
 
-def _handle_on_broker(kafka_bootstrap, topics, predictor, values, classified_max, dlq_max, **env):
+def _handle_on_broker(kafka_bootstrap, topics, predictor, values, classified_max, dlq_max, keys=None, **env):
     """Run one batch through the handler, publishing with real producers of the given max request sizes."""
     async def scenario(executor):
         producers = [AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", max_request_size=size)
@@ -125,7 +125,7 @@ def _handle_on_broker(kafka_bootstrap, topics, predictor, values, classified_max
                                             dlq=ProducerTopic(producers[1], topics.dlq))
             worker = in_process_worker(predictor, executor, topics=broker_topics, **env)
             stream = AckingStream()
-            events = [raw_event(v, i, key=f"k{i}".encode()) for i, v in enumerate(values)]
+            events = [raw_event(v, i, key=keys[i] if keys else f"k{i}".encode()) for i, v in enumerate(values)]
             await BatchHandler(worker).handle(stream, events)
             return stream
         finally:
@@ -164,3 +164,21 @@ def test_a_dead_letter_the_broker_refuses_is_resent_smaller_keeping_its_reason(k
     assert letter["error_code"] == "invalid_json" and "MessageSizeTooLargeError" in letter["reason"]
     assert letter["payload_truncated"] and letter["payload_bytes"] == len(raw)
     assert letter["payload_sha256"] == hashlib.sha256(raw).hexdigest()
+
+
+def test_a_dead_letter_refused_for_its_huge_key_is_resent_with_the_key_cut(kafka_bootstrap, kafka_topics, predictor):
+    topics = kafka_topics(partitions=1)
+    key = b"K" * 40_000
+    stream = _handle_on_broker(kafka_bootstrap, topics, predictor, [b"not json"], classified_max=1024 * 1024,
+                               dlq_max=32 * 1024, keys=[key])
+    assert len(stream.acked) == 1
+    (record,) = asyncio.run(read_topic(kafka_bootstrap, topics.dlq, lambda recs: len(recs) >= 1, 30))
+    assert record.key == key[:FALLBACK_KEY_BYTES]
+    letter = json.loads(record.value)
+    assert letter["error_code"] == "invalid_json" and letter["payload"] == "not json"
+
+
+def test_when_even_a_small_dead_letter_is_refused_the_worker_stops_uncommitted(kafka_bootstrap, kafka_topics, predictor):
+    topics = kafka_topics(partitions=1)
+    with pytest.raises(PublishError, match="dead letter refused"):
+        _handle_on_broker(kafka_bootstrap, topics, predictor, [b"not json"], classified_max=1024 * 1024, dlq_max=200)
