@@ -43,7 +43,7 @@ def parse_request(body: bytes, max_payload_bytes: int) -> tuple[list, bool]:
     The same decoder as ``tickets.raw`` (UTF-8 JSON only) and the same per-ticket
     size limit: a lone ticket is measured as sent, each ticket of a list as compact JSON.
     """
-    if not body.lstrip()[:1] == b"[":
+    if body.lstrip()[:1] != b"[":
         check_size(len(body), max_payload_bytes, "ticket")
     document = decode_json(body)
     many = isinstance(document, list)
