@@ -6,7 +6,7 @@ with the same records.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
@@ -75,10 +75,34 @@ def mutated_tickets(draw, prefix: str = "fuzz") -> bytes:
     return raw[:at] + draw(st.binary(max_size=8)) + raw[at + draw(st.integers(0, 8)):]
 
 
+_unicode = st.text(alphabet=st.characters(codec="utf-8"), max_size=60)   # any valid text: controls, NUL, astral
+_offsets = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m)))
+_in_range = st.builds(lambda when, tz: when.replace(tzinfo=tz).isoformat(),
+                      st.datetimes(datetime(1970, 1, 1), datetime(2199, 12, 31, 23, 59, 59)), _offsets)
+
+
+@st.composite
+def extreme_valid_tickets(draw) -> bytes:
+    """Tickets the contract accepts, at its edges: odd text, dates at the range ends with any offset."""
+    messages = draw(st.lists(st.fixed_dictionaries({"role": st.sampled_from(["requester", "agent", "system", "bot"]),
+                                                    "text": _unicode}, optional={"sent_at": _in_range}),
+                             min_size=1, max_size=4))
+    document = {"schema_version": "1", "ticket_id": draw(_unicode.filter(lambda t: t.strip() and len(t) <= 256)),
+                "source": draw(st.sampled_from(["chat", "email"])), "messages": messages,
+                "created_at": draw(_in_range | st.sampled_from(["1970-01-01T00:00:00+23:59",
+                                                                 "2199-12-31T23:59:59-23:59"]))}
+    if draw(st.booleans()):
+        document["subject"] = draw(_unicode | st.just("\x01" * 1000))
+    if draw(st.booleans()):
+        document["triage"] = draw(st.dictionaries(_unicode.filter(lambda k: 0 < len(k) <= 64), _unicode, max_size=4))
+    return json.dumps(document, ensure_ascii=draw(st.booleans())).encode("utf-8")
+
+
 #: Anything a producer could put on ``tickets.raw``.
 raw_records = (st.binary(max_size=3000)
                | json_values.map(lambda v: json.dumps(v).encode("ascii"))
-               | mutated_tickets())
+               | mutated_tickets()
+               | extreme_valid_tickets())
 
 
 def sample(strategy, n: int) -> list:
