@@ -8,10 +8,12 @@ event one accepts the other accepts too.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -30,14 +32,68 @@ SCHEMA_VERSION = "1"
 CLASSIFIED_SCHEMA_VERSION = "2"
 
 
+#: RFC 3339 date-times only, with an offset no larger than ±23:59 (one regex for both validators).
+RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
+#: Years a date-time may carry, as written (before its offset is applied). With any offset the
+#: instant then lies between 1969-12-31 and 2200-01-01 UTC, which every consumer can convert:
+#: Python in any timezone (year 1 and 9999 overflow there), Snowflake TIMESTAMP columns, pandas'
+#: datetime64[ns] (1677-2262) and epoch seconds (≥ -86,400). No real ticket falls outside.
+MIN_YEAR, MAX_YEAR = 1970, 2199
+#: The JSON Schema spelling of the same year range (a ``pattern`` on date-time strings).
+YEAR_PATTERN = "^(19[7-9][0-9]|2[01][0-9]{2})-"
+
+#: Limits of a TicketEvent's fields. They bound what one ticket costs to clean and embed, and keep
+#: every ClassifiedEvent small (ticket id, subject and a 280-char excerpt are all it copies: under
+#: 10 kB even with every character JSON-escaped), far below a broker's 1 MiB message size.
+TICKET_ID_MAX_CHARS = 256
+SUBJECT_MAX_CHARS = 1_000
+MESSAGES_MAX = 500
+MESSAGE_TEXT_MAX_CHARS = 100_000   # ~15,000 words; the embedder reads the first 512 tokens anyway
+TRIAGE_MAX_KEYS = 32
+TRIAGE_KEY_MAX_CHARS = 64
+TRIAGE_VALUE_MAX_CHARS = 1_000
+LANGUAGE_MAX_CHARS = 35            # the longest BCP 47 tag RFC 5646 asks implementations to support
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """An RFC 3339 date-time string → aware datetime; ``ValueError`` naming what is wrong."""
+    if not RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-11-24T09:15:00Z")
+    parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "Zz" else value)
+    _check_year(parsed)
+    return parsed
+
+
+def _check_year(value: datetime) -> datetime:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} is outside {MIN_YEAR}-{MAX_YEAR}")
+    return value
+
+
 def _rfc3339_only(value):
-    """Refuse epoch numbers, which pydantic would otherwise read as datetimes."""
-    if isinstance(value, (str, datetime)):
+    """Strings are parsed by :func:`parse_rfc3339` (as the JSON Schema check does); epoch numbers are refused."""
+    if isinstance(value, str):
+        return parse_rfc3339(value)
+    if isinstance(value, datetime):
         return value
     raise ValueError("must be an RFC 3339 date-time string, e.g. 2026-11-24T09:15:00Z")
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+def _utf8_encodable(value: str) -> str:
+    """Refuse lone surrogates (``"\\ud800"`` in JSON): they decode but can never be encoded again."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"contains a lone surrogate (U+{ord(value[exc.start]):04X}) at index {exc.start}: "
+                         f"text must be valid Unicode") from None
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(_check_year)]
+#: Text that can be written back as UTF-8 (the only way a Python str can fail to encode is a lone surrogate).
+Text = Annotated[StrictStr, AfterValidator(_utf8_encodable)]
 NonEmptyStr = Annotated[StrictStr, Field(min_length=1)]
 Probability = Annotated[StrictFloat | StrictInt, Field(ge=0, le=1)]
 Source = Literal["chat", "email"]
@@ -75,7 +131,7 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     role: Role
-    text: StrictStr
+    text: Annotated[Text, Field(max_length=MESSAGE_TEXT_MAX_CHARS)]
     sent_at: Timestamp | None = None
     # How ``text`` is written; None: cleaning sniffs it (HTML is parsed only when it is HTML).
     content_type: Literal["text/plain", "text/html"] | None = None
@@ -84,12 +140,17 @@ class Message(BaseModel):
 class TicketEvent(_Event):
     """A ticket entering the classifier (topic ``tickets.raw``)."""
 
-    ticket_id: Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=r"\S")]
+    # "\S" would differ between Python's re and pydantic's Rust regex (U+001C-U+001F): spelled out.
+    ticket_id: Annotated[Text, Field(min_length=1, max_length=TICKET_ID_MAX_CHARS, pattern=r"[^\s\x1c-\x1f]")]
     source: Source
-    subject: StrictStr | None = None
-    messages: Annotated[list[Message], Field(min_length=1)]
-    triage: dict[str, StrictStr] | None = None
-    language: StrictStr | None = None
+    subject: Annotated[Text, Field(max_length=SUBJECT_MAX_CHARS)] | None = None
+    messages: Annotated[list[Message], Field(min_length=1, max_length=MESSAGES_MAX)]
+    triage: Annotated[
+        dict[Annotated[Text, Field(min_length=1, max_length=TRIAGE_KEY_MAX_CHARS)],
+             Annotated[Text, Field(max_length=TRIAGE_VALUE_MAX_CHARS)]],
+        Field(max_length=TRIAGE_MAX_KEYS),
+    ] | None = None
+    language: Annotated[Text, Field(max_length=LANGUAGE_MAX_CHARS)] | None = None
     created_at: Timestamp
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Sequence
@@ -17,11 +16,7 @@ from typing import Any, Iterable, Sequence
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
-from schemas.models import MODELS
-
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+from schemas.models import MODELS, parse_rfc3339
 
 
 class SchemaViolation(ValueError):
@@ -36,13 +31,42 @@ class SchemaViolation(ValueError):
 
 
 def _is_rfc3339(value: object) -> bool:
+    """The same parse (and year range) as the pydantic models' ``Timestamp``."""
     if not isinstance(value, str):
         return True  # formats constrain strings only; "type" catches the rest
-    if not _RFC3339.match(value):
-        return False
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        parse_rfc3339(value)
     except ValueError:
+        return False
+    return True
+
+
+def _lone_surrogates(document: Any, path: tuple = ()) -> Iterable[tuple[str, str]]:
+    """(path, message) of every string (or key) that cannot be encoded as UTF-8.
+
+    JSON Schema has no way to say "valid Unicode", yet ``"\\ud800"`` is legal JSON
+    text that decodes to a string no encoder can write back; the models refuse it too.
+    Iterative, so a deeply nested document cannot exhaust the stack.
+    """
+    stack = [(document, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if not _encodable(node):
+                yield _json_path(where), "contains a lone surrogate: text must be valid Unicode"
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and not _encodable(key):
+                    yield _json_path(where), "a key contains a lone surrogate: text must be valid Unicode"
+                stack.append((value, (*where, key)))
+        elif isinstance(node, list):
+            stack.extend((item, (*where, i)) for i, item in enumerate(node))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
         return False
     return True
 
@@ -92,9 +116,9 @@ def _json_path(parts: Iterable[Any]) -> str:
 def validate_json_schema(event: str, document: Any) -> None:
     """Raise :class:`SchemaViolation` unless ``document`` matches the JSON Schema."""
     errors = sorted(_validator(event).iter_errors(document), key=lambda e: list(e.absolute_path))
-    if not errors:
+    problems = sorted(_lone_surrogates(document))
+    if not errors and not problems:
         return
-    problems = []
     for error in errors:
         path = _json_path(error.absolute_path)
         if error.validator == "required":
@@ -103,6 +127,7 @@ def validate_json_schema(event: str, document: Any) -> None:
             if missing:
                 path = _json_path([*error.absolute_path, missing.group(1)])
         problems.append((path, error.message))
+    problems.sort(key=lambda problem: problem[0])
     raise SchemaViolation(event, problems)
 
 

@@ -5,23 +5,32 @@ us only after every output of their batch (ClassifiedEvent or dead letter)
 has been acknowledged by the broker. Faust's ``take()`` would ack a batch in
 its ``finally`` block, i.e. also when the worker stops mid-batch, which could
 commit offsets of tickets never published.
+
+Poison-pill policy: whatever goes wrong with *one* record — decoding,
+validation, cleaning, inference, building or serialising its ClassifiedEvent,
+or the broker refusing that output — sends that record to the dead-letter
+topic with the reason, and the batch moves on. Only infrastructure failures
+(no model, broker unavailable, timeouts) stop the worker, uncommitted.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import datetime, timezone
 
-from schemas import ClassifiedEvent
-from stream.dlq import make_dead_letter
-from stream.exceptions import BadTicket
+from stream.config import MIN_DLQ_MAX_BYTES
+from stream.dlq import dead_letter_bytes, failure_reason
+from stream.exceptions import BadTicket, PublishError
 from stream.pipeline import decode_ticket
+from stream.publish import Output, describe, publish
 
 log = logging.getLogger(__name__)
 
-PUBLISH_ATTEMPTS = 3
 LAG_INTERVAL_S = 2.0
+#: Bound of the dead letter re-sent when the broker refused the first one (its limit is under ours).
+FALLBACK_DEAD_LETTER_BYTES = MIN_DLQ_MAX_BYTES
+#: ...and of its key: a record's key can be as large as the broker allows, and it counts in the size.
+FALLBACK_KEY_BYTES = 1024
 
 
 class BatchHandler:
@@ -41,15 +50,47 @@ class BatchHandler:
         except Exception as exc:  # noqa: BLE001 - no input may crash the worker
             log.exception("unexpected error decoding a ticket",
                           extra={"partition": message.partition, "offset": message.offset})
-            return BadTicket("schema_violation", f"could not be decoded: {type(exc).__name__}: {exc}")
+            return BadTicket(*failure_reason(exc))
 
-    def _dead_letter(self, event, bad: BadTicket):
+    def _dead_letter(self, event, bad: BadTicket, max_bytes: int | None = None, key_bytes: int | None = None) -> Output:
         message = event.message
-        return make_dead_letter(
+        key = message.key if key_bytes is None or message.key is None else message.key[:key_bytes]
+        value = dead_letter_bytes(
             bad.error_code, bad.reason, event.value,
             topic=message.topic, partition=message.partition, offset=message.offset,
-            component="worker", max_payload_bytes=self.settings.max_payload_bytes,
+            component="worker", max_bytes=max_bytes or self.settings.dlq_max_bytes,
         )
+        return Output(self.worker.topics.dlq, key, value, event, dead_letter_of=bad)
+
+    def _classified(self, event, result) -> Output | BadTicket:
+        try:
+            value = result.to_json_bytes()
+        except Exception as exc:  # noqa: BLE001 - e.g. text that cannot be encoded: this record only
+            return BadTicket("processing_failed", f"could not serialise the ClassifiedEvent: {failure_reason(exc)[1]}")
+        return Output(self.worker.topics.classified, result.ticket_id.encode("utf-8"), value, event)
+
+    async def _dead_letter_refused(self, output: Output, exc: BaseException, classified: dict, dead: list) -> None:
+        """The broker refused ``output``: dead-letter its record, smaller (payload and key cut) if need be."""
+        reason = f"the broker refused the record: {describe(exc)}"
+        first, candidates = output.dead_letter_of, []
+        if first is None:  # a ClassifiedEvent: its record becomes a dead letter like any other
+            classified.pop(id(output.source), None)
+            first = BadTicket("processing_failed", f"publishing the ClassifiedEvent failed, {reason}")
+            dead.append((output.source, first))
+            candidates.append(self._dead_letter(output.source, first))
+        else:
+            first = BadTicket(first.error_code, f"{first.reason} (a {len(output.value)}-byte dead letter: {reason})")
+        log.error("output refused by the broker; dead-lettering its record",
+                  extra={"error": describe(exc), "bytes": len(output.value), "topic": getattr(output.topic, "name", "")})
+        candidates.append(self._dead_letter(output.source, first, max_bytes=FALLBACK_DEAD_LETTER_BYTES,
+                                            key_bytes=FALLBACK_KEY_BYTES))
+        for candidate in candidates:
+            refused = await publish([candidate])
+            if not refused:
+                return
+            exc = refused[0][1]
+        # Even a small dead letter is refused: the broker's limits, not this record, are wrong.
+        raise PublishError(1, 1, [f"dead letter refused: {describe(exc)}"])
 
     async def handle(self, stream, events) -> None:
         started = time.perf_counter()
@@ -60,25 +101,26 @@ class BatchHandler:
         dead = [(event, t) for event, t in decoded if isinstance(t, BadTicket)]
 
         inference_s = 0.0
-        classified: list[tuple[object, ClassifiedEvent]] = []
+        classified: dict[int, object] = {}   # id(event) → ClassifiedEvent
+        outputs: list[Output] = []
         if good:
             metrics.batch_size.observe(len(good))
             results, inference_s = await worker.classifier.classify([t for _, t in good])
             metrics.inference_seconds.observe(inference_s)
             for (event, _), result in zip(good, results):
-                if isinstance(result, BadTicket):
-                    dead.append((event, result))
+                output = result if isinstance(result, BadTicket) else self._classified(event, result)
+                if isinstance(output, BadTicket):
+                    dead.append((event, output))
                 else:
-                    classified.append((event, result))
+                    outputs.append(output)
+                    classified[id(event)] = result
+        outputs += [self._dead_letter(event, bad) for event, bad in dead]
 
-        outputs = [(worker.topics.classified, result.ticket_id.encode("utf-8"), result.to_json_bytes())
-                   for _, result in classified]
-        outputs += [(worker.topics.dlq, event.message.key, self._dead_letter(event, bad).to_json_bytes())
-                    for event, bad in dead]
-        await self._publish(outputs)
+        for output, exc in await publish(outputs):
+            await self._dead_letter_refused(output, exc, classified, dead)
         published_at = datetime.now(timezone.utc)
 
-        for _, result in classified:
+        for result in classified.values():
             metrics.classified.labels(category=result.category).inc()
             metrics.count_language(result.language)
             if result.needs_human:
@@ -93,28 +135,11 @@ class BatchHandler:
             worker.next_offsets[tp] = max(worker.next_offsets.get(tp, 0), event.message.offset + 1)
         log.info("batch done", extra={
             "consumed": len(events), "classified": len(classified), "dead_lettered": len(dead),
-            "abstained": sum(1 for _, r in classified if r.needs_human),
+            "abstained": sum(1 for r in classified.values() if r.needs_human),
             "inference_ms": round(inference_s * 1000, 1),
             "batch_ms": round((time.perf_counter() - started) * 1000, 1),
             "model_version": worker.holder.version,
         })
-
-    async def _publish(self, outputs) -> None:
-        """Send everything, then wait for the broker's acks; retry what failed, then give up loudly."""
-        pending = outputs
-        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
-            futures = [await topic.send(key=key, value=value) for topic, key, value in pending]
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [out for out, res in zip(pending, results) if isinstance(res, BaseException)]
-            if not failed:
-                return
-            errors = {type(r).__name__ for r in results if isinstance(r, BaseException)}
-            log.warning("publish failed", extra={"failed": len(failed), "attempt": attempt, "errors": sorted(errors)})
-            pending = failed
-            await asyncio.sleep(0.5 * attempt)
-        # Re-sending duplicates is fine (at-least-once, deterministic event ids);
-        # acking unpublished tickets is not: crash so they are read again.
-        raise RuntimeError(f"could not publish {len(pending)} output(s) after {PUBLISH_ATTEMPTS} attempts")
 
 
 async def report_lag(worker) -> None:

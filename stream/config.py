@@ -16,6 +16,11 @@ from typing import Mapping
 from stream.inference.language import DEFAULT_LANGUAGES, parse_languages
 
 PREFIX = "TICKETS_"
+#: Default bound of an encoded dead letter (``stream.dlq.DEFAULT_MAX_DEAD_LETTER_BYTES``, not imported:
+#: config stays free of the rest of the package; a test keeps the two equal).
+DEFAULT_DLQ_MAX_BYTES = 512 * 1024
+MIN_DLQ_MAX_BYTES = 16 * 1024
+MAX_DLQ_MAX_BYTES = 1024 * 1024 - 16 * 1024
 SECRET_MARKERS = ("PASSWORD", "TOKEN", "SECRET", "PRIVATE_KEY")
 # A marker anywhere in the name, except "token" in "tokens" (embed_max_tokens is a count).
 _SECRET_NAME = re.compile("|".join(m.lower() for m in SECRET_MARKERS).replace("token", "token(?!s)") + "|pwd")
@@ -120,6 +125,9 @@ class Settings:
     max_batch: int = 64                      # TICKETS_MAX_BATCH
     max_wait_s: float = 0.1                  # TICKETS_MAX_WAIT_S
     max_payload_bytes: int = 256 * 1024      # TICKETS_MAX_PAYLOAD_BYTES
+    # Bound of one encoded dead letter (the payload is cut to fit); keep it under the
+    # producer's max request size (1 MiB) and the broker's message.max.bytes.
+    dlq_max_bytes: int = DEFAULT_DLQ_MAX_BYTES  # TICKETS_DLQ_MAX_BYTES
     inference_retries: int = 2               # TICKETS_INFERENCE_RETRIES
     model_poll_s: float = 10.0               # TICKETS_MODEL_POLL_S
     registry_dir: str = "artifacts/registry"  # TICKETS_REGISTRY_DIR
@@ -162,6 +170,7 @@ class Settings:
             max_batch=env.int("MAX_BATCH", d.max_batch),
             max_wait_s=env.float("MAX_WAIT_S", d.max_wait_s),
             max_payload_bytes=env.int("MAX_PAYLOAD_BYTES", d.max_payload_bytes),
+            dlq_max_bytes=env.int("DLQ_MAX_BYTES", d.dlq_max_bytes),
             inference_retries=env.int("INFERENCE_RETRIES", d.inference_retries),
             model_poll_s=env.float("MODEL_POLL_S", d.model_poll_s),
             registry_dir=env.str("REGISTRY_DIR", d.registry_dir),
@@ -180,6 +189,12 @@ class Settings:
     def validate(self) -> None:
         if self.max_batch < 1:
             raise ConfigError("TICKETS_MAX_BATCH must be at least 1")
+        if self.max_payload_bytes < 1024:
+            raise ConfigError("TICKETS_MAX_PAYLOAD_BYTES must be at least 1024")
+        if not MIN_DLQ_MAX_BYTES <= self.dlq_max_bytes <= MAX_DLQ_MAX_BYTES:
+            raise ConfigError(f"TICKETS_DLQ_MAX_BYTES must be between {MIN_DLQ_MAX_BYTES} (a dead letter's reason "
+                              f"and context, fully escaped) and {MAX_DLQ_MAX_BYTES} (the producer's max request "
+                              f"size, less room for the key and headers)")
         if self.embed_variant not in ("int8", "fp32"):
             raise ConfigError("TICKETS_EMBED_VARIANT must be int8 or fp32")
         if self.embed_provider not in ("auto", "cpu", "cuda"):

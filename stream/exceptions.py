@@ -33,3 +33,13 @@ class BadTicket(StreamError):
 
 class DataFileError(StreamError):
     """A replay data file cannot be read or lacks the requested columns."""
+
+
+class PublishError(StreamError):
+    """Outputs could not be published (infrastructure, not the records); the worker stops uncommitted."""
+
+    def __init__(self, count: int, attempts: int, errors: list[str]):
+        self.count = count
+        self.attempts = attempts
+        self.errors = errors
+        super().__init__(f"could not publish {count} output(s) after {attempts} attempts: {', '.join(errors)}")

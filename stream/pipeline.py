@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from schemas import ClassifiedEvent, TicketEvent, TopCategory
 from schemas.validate import SchemaViolation, pydantic_problems
+from stream.dlq import failure_reason
 from stream.exceptions import BadTicket
 from stream.inference.language import ticket_language
 
@@ -32,19 +33,31 @@ def decode_ticket(raw: bytes | None, max_payload_bytes: int) -> TicketEvent:
     """Bytes from ``tickets.raw`` → a valid TicketEvent, or :class:`BadTicket` saying why not."""
     if raw is None:
         raise BadTicket("invalid_json", "empty message value (tombstone)")
-    if len(raw) > max_payload_bytes:
-        raise BadTicket(
-            "payload_too_large",
-            f"payload is {len(raw)} bytes, over TICKETS_MAX_PAYLOAD_BYTES={max_payload_bytes}",
-        )
+    check_size(len(raw), max_payload_bytes, "payload")
+    return parse_ticket(decode_json(raw))
+
+
+def check_size(size: int, max_payload_bytes: int, what: str) -> None:
+    """The per-ticket size rule of the topic (and of ``POST /classify``)."""
+    if size > max_payload_bytes:
+        raise BadTicket("payload_too_large",
+                        f"{what} is {size} bytes, over TICKETS_MAX_PAYLOAD_BYTES={max_payload_bytes}")
+
+
+def decode_json(raw: bytes):
+    """UTF-8 JSON bytes → document; the one decoder of ``tickets.raw`` and ``POST /classify``.
+
+    Decoded as UTF-8 ourselves: ``json.loads(bytes)`` would guess UTF-16/32 from
+    the first bytes. A UTF-8 byte-order mark is refused by ``json.loads`` too.
+    """
     try:
-        # Decode ourselves: json.loads(bytes) would guess UTF-16/32 from the first bytes.
-        document = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise BadTicket("invalid_json", f"not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise BadTicket("invalid_json", f"not valid JSON: {exc}") from None
-    return parse_ticket(document)
+    except RecursionError:
+        raise BadTicket("invalid_json", "JSON nested too deeply to decode") from None
 
 
 def parse_ticket(document) -> TicketEvent:
@@ -62,7 +75,9 @@ def text_ticket(item: dict) -> dict:
     text = item.get("text")
     if not isinstance(text, str):
         raise BadTicket("schema_violation", "text: must be a string")
-    ticket_id = item.get("ticket_id") or "adhoc-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    # surrogatepass: a lone surrogate must reach validation (which names it), not fail here
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    ticket_id = item.get("ticket_id") or "adhoc-" + digest
     return {
         "schema_version": "1",
         "ticket_id": ticket_id,
@@ -182,9 +197,13 @@ class Classifier:
         for i, ticket in enumerate(tickets):
             if i in output.failures:
                 results.append(output.failures[i])
-            else:
+                continue
+            try:
                 results.append(build_event(ticket, output.texts[i], output.predictions[i], predictor,
                                            output.seconds, processed_at))
+            except Exception as exc:  # noqa: BLE001 - this ticket only: it is dead-lettered
+                results.append(BadTicket("processing_failed",
+                                         f"could not build the ClassifiedEvent: {failure_reason(exc)[1]}"))
         return results, output.seconds
 
 

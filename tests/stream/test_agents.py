@@ -129,7 +129,10 @@ def test_malformed_events_are_dead_lettered_and_their_neighbours_classified(work
     assert "messages" in dead[f"{p}-missing"]["reason"]
     assert dead[f"{p}-json"]["payload"] == '{"ticket_id": "x", "source": '
     assert "\ufffd" in dead[f"{p}-utf8"]["payload"]
-    assert len(dead[f"{p}-big"]["payload"].encode()) <= MAX_PAYLOAD
+    # Over the payload limit, yet kept whole: dead letters are bounded by TICKETS_DLQ_MAX_BYTES (512 KiB) instead.
+    big = dead[f"{p}-big"]
+    assert big["payload_bytes"] > MAX_PAYLOAD and not big["payload_truncated"]
+    assert len(big["payload"].encode()) == big["payload_bytes"]
 
     classified, _ = _read_json(kafka_bootstrap, topics.classified,
                                lambda recs: {f"{p}-good-1", f"{p}-good-2"} <= {r["ticket_id"] for r in recs})

@@ -69,3 +69,22 @@ def test_failure_reason_maps_every_exception():
     assert failure_reason(BadTicket("empty_text", "nothing left")) == ("empty_text", "nothing left")
     assert failure_reason(OverflowError("date value out of range")) == (
         "processing_failed", "OverflowError: date value out of range")
+
+
+def test_the_dead_letter_bound_setting_defaults_to_the_builder_s_bound_and_is_range_checked():
+    from stream.config import MAX_DLQ_MAX_BYTES, MIN_DLQ_MAX_BYTES, ConfigError, Settings
+    from stream.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES
+
+    assert Settings.from_env({}).dlq_max_bytes == DEFAULT_MAX_DEAD_LETTER_BYTES
+    assert Settings.from_env({"TICKETS_DLQ_MAX_BYTES": "65536"}).dlq_max_bytes == 65536
+    for bad in (MIN_DLQ_MAX_BYTES - 1, MAX_DLQ_MAX_BYTES + 1):
+        with pytest.raises(ConfigError, match="TICKETS_DLQ_MAX_BYTES"):
+            Settings.from_env({"TICKETS_DLQ_MAX_BYTES": str(bad)})
+
+
+def test_the_smallest_bound_still_holds_the_longest_reason_fully_escaped():
+    from stream.config import MIN_DLQ_MAX_BYTES
+
+    encoded = dead_letter_bytes("processing_failed", "\x01" * 10_000, b"\x01" * 100_000, topic="t" * 249,
+                                partition=0, offset=2**62, component="worker", max_bytes=MIN_DLQ_MAX_BYTES)
+    assert len(encoded) <= MIN_DLQ_MAX_BYTES and json.loads(encoded)["payload_truncated"]
