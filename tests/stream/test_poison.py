@@ -28,7 +28,7 @@ MAX_PAYLOAD = 256 * 1024  # the default: case 2's 200 KB sits under it, as in th
 EXPECTED = {"surrogate_subject": ("schema_violation", "subject"), "control_bytes": ("invalid_json", "JSON"),
             "year_one": ("schema_violation", "created_at"), "deep_nesting": ("invalid_json", "nested too deeply"),
             "deep_object": ("invalid_json", "nested too deeply"), "utf16": ("invalid_json", "UTF-8"),
-            "utf8_bom": ("invalid_json", "BOM")}
+            "utf8_bom": ("invalid_json", "BOM"), "comments-260k": ("schema_violation", "messages[0].text")}
 
 
 def _ticket_id(raw: bytes) -> str | None:
@@ -51,10 +51,17 @@ def test_hostile_records_are_dead_lettered_and_the_tickets_behind_them_classifie
     p = f"pp{uuid.uuid4().hex[:6]}"
     hostile = {f"{p}-{name}": raw for name, raw in cases(p).items()}
     drawn = {f"{p}-drawn-{i}": raw for i, raw in enumerate(sample(raw_records, 20))}
+    # case 4: HTML-looking text made cleaning quadratic (minutes, liveness lost). The issue's 260 KB
+    # message is now over the 100,000-character field limit (dead-lettered); the longest legal ones
+    # must be classified like any ticket.
+    hostile[f"{p}-comments-260k"] = encode(ticket(f"{p}-comments-260k", "<!--" * 65_000))
+    slow = {f"{p}-comments": encode(ticket(f"{p}-comments", "<!--" * 25_000)),
+            f"{p}-scripts": encode(ticket(f"{p}-scripts", "<script" * 14_285))}
+    assert all(len(raw) < MAX_PAYLOAD for raw in [*slow.values(), hostile[f"{p}-comments-260k"]])
     good = {f"{p}-good-{i}": encode(ticket(f"{p}-good-{i}", text))
             for i, text in enumerate(["vpn keeps disconnecting", "need access to the finance share",
                                       "printer on floor 3 is jammed", "laptop battery swollen"])}
-    records = [(k.encode(), v) for k, v in [*hostile.items(), *drawn.items(), *good.items()]]
+    records = [(k.encode(), v) for k, v in [*hostile.items(), *slow.items(), *drawn.items(), *good.items()]]
     asyncio.run(produce(kafka_bootstrap, topics.raw, records))
 
     worker = start_worker(worker_env(kafka_bootstrap, topics, registry, kafka_group_id("poison"),
@@ -71,10 +78,14 @@ def test_hostile_records_are_dead_lettered_and_the_tickets_behind_them_classifie
     def settled_dlq(recs):
         return want_dead <= dead_keys(recs)
 
+    def settled_classified(recs):
+        done = {json.loads(r.value)["ticket_id"] for r in recs} | dead_keys(dead_records)
+        return want_classified <= done and set(slow) <= done
+
     dead_records = asyncio.run(read_topic(kafka_bootstrap, topics.dlq, settled_dlq, 120))
     classified_records = asyncio.run(read_topic(
         kafka_bootstrap, topics.classified,
-        lambda recs: want_classified <= {json.loads(r.value)["ticket_id"] for r in recs}, 60))
+        settled_classified, 60))
     dead = {r.key.decode(errors="replace"): (r.value, json.loads(r.value)) for r in dead_records if r.key}
     classified = {json.loads(r.value)["ticket_id"] for r in classified_records}
 
@@ -92,6 +103,8 @@ def test_hostile_records_are_dead_lettered_and_the_tickets_behind_them_classifie
     assert control["payload_truncated"] and control["payload_bytes"] == 200_000
     for key, ticket_id in drawn_ids.items():  # every drawn record ends somewhere
         assert key in dead or ticket_id in classified, key
+    for key in slow:  # classified, never stuck in cleaning
+        assert key in classified, (key, dead.get(key, (None, {}))[1].get("reason"))
 
     # The worker survived all of it, and accounts for every record it read.
     assert worker.process.poll() is None, worker.log_tail()
