@@ -1,5 +1,6 @@
 """Event contracts: JSON Schemas (draft 2020-12, in ``json/``) and the pydantic models of the same."""
 from schemas.models import (
+    CLASSIFIED_SCHEMA_VERSION,
     SCHEMA_VERSION,
     ClassifiedEvent,
     DeadLetterEvent,
@@ -11,6 +12,7 @@ from schemas.models import (
 from schemas.validate import SchemaViolation, load_schema, parse_event, validate_json_schema
 
 __all__ = [
+    "CLASSIFIED_SCHEMA_VERSION",
     "SCHEMA_VERSION",
     "ClassifiedEvent",
     "DeadLetterEvent",

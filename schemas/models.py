@@ -1,4 +1,4 @@
-"""Pydantic models of the event contracts, mirroring ``schemas/json/*.v1.json``.
+"""Pydantic models of the event contracts, mirroring ``schemas/json/*.json`` (each event's newest version).
 
 The JSON Schema files are the language-neutral contract; these models are how
 Python code builds and checks the same events. ``tests/schemas`` keeps the two
@@ -21,9 +21,13 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    ValidationInfo,
+    field_validator,
 )
 
 SCHEMA_VERSION = "1"
+#: ClassifiedEvent is at version 2 (``language``); every other event is at version 1.
+CLASSIFIED_SCHEMA_VERSION = "2"
 
 
 def _rfc3339_only(value):
@@ -46,6 +50,7 @@ ErrorCode = Literal[
     "inference_failed",
     "slack_permanent_error",
     "sink_rejected",
+    "processing_failed",
 ]
 
 
@@ -72,6 +77,8 @@ class Message(BaseModel):
     role: Role
     text: StrictStr
     sent_at: Timestamp | None = None
+    # How ``text`` is written; None: cleaning sniffs it (HTML is parsed only when it is HTML).
+    content_type: Literal["text/plain", "text/html"] | None = None
 
 
 class TicketEvent(_Event):
@@ -94,8 +101,12 @@ class TopCategory(BaseModel):
 
 
 class ClassifiedEvent(_Event):
-    """The classifier's decision for one ticket (topic ``tickets.classified``)."""
+    """The classifier's decision for one ticket (topic ``tickets.classified``).
 
+    Version 2 added ``language``; version-1 events (without it) stay valid.
+    """
+
+    schema_version: Literal["1", "2"] = CLASSIFIED_SCHEMA_VERSION
     event_id: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")]
     ticket_id: NonEmptyStr
     category: NonEmptyStr
@@ -107,15 +118,25 @@ class ClassifiedEvent(_Event):
     excerpt: Annotated[StrictStr, Field(max_length=280)]
     subject: StrictStr | None = None
     source: Source
+    language: Annotated[StrictStr | None, Field(pattern=r"^[a-z]{2,3}$", validate_default=True)] = None
     created_at: Timestamp
     processed_at: Timestamp
     inference_ms: Annotated[StrictFloat | StrictInt, Field(ge=0)]
     end_to_end_ms: StrictFloat | StrictInt
 
+    @field_validator("language")
+    @classmethod
+    def _language_from_version_2(cls, value, info: ValidationInfo):
+        if value is None and info.data.get("schema_version", CLASSIFIED_SCHEMA_VERSION) != "1":
+            raise ValueError("required from schema_version 2 on (a language code such as 'en', or 'und')")
+        return value
+
 
 class FeedbackEvent(_Event):
     """A person's correction of a classification (topic ``tickets.feedback``)."""
 
+    # derived from the click itself (action, message, user, action time), so a replayed click is the same event
+    event_id: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
     ticket_id: NonEmptyStr
     corrected_category: NonEmptyStr
     previous_category: StrictStr | None = None
@@ -133,6 +154,9 @@ class DeadLetterEvent(_Event):
     reason: NonEmptyStr
     component: NonEmptyStr
     payload: StrictStr
+    payload_bytes: Annotated[StrictInt, Field(ge=0)] | None = None
+    payload_sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    payload_truncated: StrictBool = False
     topic: NonEmptyStr
     partition: Annotated[StrictInt, Field(ge=0)]
     offset: Annotated[StrictInt, Field(ge=0)]

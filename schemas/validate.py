@@ -60,12 +60,18 @@ def schema_names() -> list[str]:
     return sorted(MODELS)
 
 
+#: The current schema version of each event (1 unless listed); a newer version's schema
+#: accepts every older version's events, so one schema validates them all.
+CURRENT_VERSIONS = {"classified_event": 2}
+
+
 @lru_cache(maxsize=None)
-def load_schema(event: str) -> dict:
-    """The JSON Schema (version 1) of ``event``, read from the package data."""
+def load_schema(event: str, version: int | None = None) -> dict:
+    """The JSON Schema of ``event`` (its current version unless ``version``), read from the package data."""
     if event not in MODELS:
         raise KeyError(f"unknown event {event!r}; known: {', '.join(schema_names())}")
-    text = resources.files("schemas").joinpath("json", f"{event}.v1.json").read_text("utf-8")
+    version = version or CURRENT_VERSIONS.get(event, 1)
+    text = resources.files("schemas").joinpath("json", f"{event}.v{version}.json").read_text("utf-8")
     return json.loads(text)
 
 

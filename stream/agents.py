@@ -80,6 +80,7 @@ class BatchHandler:
 
         for _, result in classified:
             metrics.classified.labels(category=result.category).inc()
+            metrics.count_language(result.language)
             if result.needs_human:
                 metrics.abstained.labels(category=result.category).inc()
             metrics.end_to_end_seconds.observe(max(0.0, (published_at - result.created_at).total_seconds()))

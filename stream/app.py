@@ -17,6 +17,7 @@ from mode.supervisors import CrashingSupervisor
 
 from stream import metrics as metrics_module
 from stream.config import Settings
+from stream.inference import language
 from stream.kafka_config import faust_broker_urls, faust_credentials
 from stream.model import ModelHolder
 from stream.pipeline import Classifier
@@ -94,6 +95,7 @@ def create_worker_app(settings: Settings, *, metrics=None, holder: ModelHolder |
 
     metrics = metrics or metrics_module.create()
     holder = holder or ModelHolder(settings, metrics)
+    language.configure(settings.languages)  # loads the detector now, not on the first ticket
     app = _App(settings.app_id, **faust_settings(settings))
     # One thread: ONNX Runtime already spreads one batch over every core.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")

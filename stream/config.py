@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from stream.inference.language import DEFAULT_LANGUAGES, parse_languages
+
 PREFIX = "TICKETS_"
 SECRET_MARKERS = ("PASSWORD", "TOKEN", "SECRET", "PRIVATE_KEY")
 # A marker anywhere in the name, except "token" in "tokens" (embed_max_tokens is a count).
@@ -74,6 +76,13 @@ class _Env:
             raise ConfigError(f"{PREFIX}{name} is not valid JSON: {exc}") from None
 
 
+def _languages(raw: str) -> tuple[str, ...]:
+    try:
+        return parse_languages(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}LANGUAGES={raw!r}: {exc}") from None
+
+
 def _default_embedder_dir() -> str:
     return str(Path(os.path.expanduser("~/.cache/ticket-classifier/embedders")))
 
@@ -119,6 +128,8 @@ class Settings:
     embed_max_tokens: int = 512              # TICKETS_EMBED_MAX_TOKENS
     embed_threads: int = 0                   # TICKETS_EMBED_THREADS (0 = onnxruntime's default)
     embed_provider: str = "auto"             # TICKETS_EMBED_PROVIDER: auto|cpu|cuda
+    # Languages the detector may answer (comma-separated ISO 639-1 codes); others count as "other".
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES  # TICKETS_LANGUAGES
     log_level: str = "INFO"                  # TICKETS_LOG_LEVEL
     log_format: str = "auto"                 # TICKETS_LOG_FORMAT: auto|json|text (auto: text on a TTY)
 
@@ -159,6 +170,7 @@ class Settings:
             embed_max_tokens=env.int("EMBED_MAX_TOKENS", d.embed_max_tokens),
             embed_threads=env.int("EMBED_THREADS", d.embed_threads),
             embed_provider=env.str("EMBED_PROVIDER", d.embed_provider).lower(),
+            languages=_languages(env.str("LANGUAGES", ",".join(d.languages))),
             log_level=env.str("LOG_LEVEL", d.log_level).upper(),
             log_format=env.str("LOG_FORMAT", d.log_format).lower(),
         )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST  # noqa: F401  (re-exported for the /metrics view)
 
+from stream.inference.language import metric_label
+
 PREFIX = "tickets_"
 
 # Batch sizes are whole tickets bounded by TICKETS_MAX_BATCH (64 by default):
@@ -30,6 +32,7 @@ class WorkerMetrics:
     registry: CollectorRegistry
     consumed: Counter
     classified: Counter
+    classified_by_language: Counter
     dead_lettered: Counter
     abstained: Counter
     batch_size: Histogram
@@ -46,6 +49,10 @@ class WorkerMetrics:
         self.model_info.labels(version=version, embedder=embedder).set(1)
         self.model_ready.set(1)
 
+    def count_language(self, language: str | None) -> None:
+        """One classified ticket of ``language``, folded to a bounded label (configured, ``other``, ``und``)."""
+        self.classified_by_language.labels(language=metric_label(language)).inc()
+
     def render(self) -> bytes:
         """Prometheus text exposition of this registry."""
         return generate_latest(self.registry)
@@ -61,6 +68,11 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
         classified=Counter(
             f"{p}classified_total", "Tickets classified and published, by predicted category.",
             ["category"], registry=registry,
+        ),
+        classified_by_language=Counter(
+            f"{p}classified_by_language_total",
+            "Tickets classified and published, by language (TICKETS_LANGUAGES, 'other' or 'und').",
+            ["language"], registry=registry,
         ),
         dead_lettered=Counter(
             f"{p}dead_lettered_total", "Events sent to the dead-letter topic, by error code.",

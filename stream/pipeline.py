@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from schemas import ClassifiedEvent, TicketEvent, TopCategory
 from schemas.validate import SchemaViolation, pydantic_problems
 from stream.exceptions import BadTicket
+from stream.inference.language import ticket_language
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ def build_event(ticket: TicketEvent, text: str, prediction, predictor, inference
         excerpt=excerpt(text),
         subject=ticket.subject,
         source=ticket.source,
+        language=ticket_language(ticket, text),
         created_at=ticket.created_at,
         processed_at=processed_at,
         inference_ms=_ms(inference_s),

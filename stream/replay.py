@@ -30,11 +30,12 @@ MAX_IN_FLIGHT = 500
 
 @dataclass
 class Rows:
-    """The rows to replay: (row index, text, label or None)."""
+    """The rows to replay: (row index, text, label or None), or a whole TicketEvent document per row."""
 
     indices: list[int]
     texts: list[str]
     labels: list[str | None]
+    events: list[dict | None] | None = None  # sent as they are (fresh created_at) where not None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -141,7 +142,9 @@ async def replay(settings: Settings, rows: Rows, rate: float, id_prefix: str = "
                         delay = started + n / rate - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
-            event = ticket_event(index, text, id_prefix)
+            document = rows.events[n] if rows.events else None
+            event = ticket_event(index, text, id_prefix) if document is None else document | {
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="microseconds")}
             pending.append(await producer.send(topic, json.dumps(event).encode("utf-8"),
                                                key=event["ticket_id"].encode("utf-8")))
             if label is not None:

@@ -8,6 +8,26 @@ def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
 
 
+def _languages_line(languages: dict | None) -> list[str]:
+    if not languages:
+        return []
+    how = {"column": "from the data's language column", "detected": "detected on the cleaned text",
+           "column+detected": "from the language column, detected where it was empty"}[languages["source"]]
+    counts = ", ".join(f"{lang} ({n})" for lang, n in languages["counts"].items())
+    return [f"- Languages of the training rows ({how}; `und`: too short or unsure): {counts}."]
+
+
+def _language_limit(languages: dict | None) -> str:
+    """Say which languages the model has seen; the per-language slices say how it does on each."""
+    counts = {k: v for k, v in ((languages or {}).get("counts") or {}).items() if k != "und"}
+    total = sum(counts.values())
+    if not total:
+        return "- Training languages unknown; check the per-language slices (slices.json) before trusting others."
+    seen = [lang for lang, n in counts.items() if n / total >= 0.05]
+    return (f"- Trained mostly on {', '.join(seen)} helpdesk text; languages with few or no training rows "
+            "are out of distribution (see the `language:` slices in slices.json).")
+
+
 def write_model_card(path: Path, manifest: dict) -> None:
     m = manifest.get("metrics") or {}
     data = manifest["data"]
@@ -30,6 +50,7 @@ def write_model_card(path: Path, manifest: dict) -> None:
         f"{data['rows_kept']} kept, {data['rows_used']} used ({data['rows_train']} train, {data['rows_test']} test).",
         f"- Dropped: " + ", ".join(f"{k} {v}" for k, v in data["drop_reasons"].items()) + ".",
         f"- Labels: " + ", ".join(f"{k} ({v})" for k, v in data["label_counts"].items()) + ".",
+        *_languages_line(data.get("languages")),
         "",
         "## Test metrics",
         f"- Accuracy {_pct(m.get('accuracy'))}, macro-F1 {_pct(m.get('macro_f1'))}, "
@@ -49,7 +70,7 @@ def write_model_card(path: Path, manifest: dict) -> None:
     lines += [
         "",
         "## Limits",
-        "- Trained on English, lower-cased helpdesk text; other languages and styles are out of distribution.",
+        _language_limit(data.get("languages")),
         "- Probabilities are LightGBM outputs, not calibrated guarantees (see reliability.png).",
         "- Thresholds were chosen on a validation split; precision on live traffic drifts with the ticket mix.",
         "",

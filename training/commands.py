@@ -20,6 +20,15 @@ def _settings():
     return Settings.from_env()
 
 
+def _settings_with_languages():
+    """Settings, with the language detector set to TICKETS_LANGUAGES (the manifest's and slices' labels)."""
+    from stream.inference import language
+
+    settings = _settings()
+    language.configure(settings.languages)
+    return settings
+
+
 def _add_columns(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-col", action="append", dest="text_cols", metavar="COL",
                    help="text column; repeat for several (e.g. subject and body). Default: from config")
@@ -27,6 +36,8 @@ def _add_columns(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id-col", help="ticket id column (needed for feedback corrections)")
     p.add_argument("--triage-col", action="append", dest="triage_cols", metavar="COL",
                    help="triage column appended as '| col: value'; repeatable")
+    p.add_argument("--language-col", help="language column (BCP-47 tags, e.g. de-DE); rows without one "
+                   "are detected among TICKETS_LANGUAGES")
     p.add_argument("--sample", type=int, help="use a stratified subset of N rows")
     p.add_argument("--embedder-dir", help="built embedders (default: TICKETS_EMBEDDER_DIR)")
     p.add_argument("--cache-dir", help="embeddings cache (default ~/.cache/ticket-classifier/embeddings)")
@@ -49,6 +60,8 @@ def _config_from_args(args):
         columns["id"] = args.id_col
     if args.triage_cols:
         columns["triage"] = args.triage_cols
+    if getattr(args, "language_col", None):
+        columns["language"] = args.language_col
     if columns:
         data["columns"] = columns
     if args.sample:
@@ -67,7 +80,7 @@ def _train(args) -> int:
     from .train import train_version
     from stream.inference.exceptions import InferenceError
 
-    settings = _settings()
+    settings = _settings_with_languages()
     try:
         config = _config_from_args(args)
         outcome = train_version(config, args.out or settings.registry_dir,
@@ -105,6 +118,7 @@ def evaluate_model(model_dir, config, embedder_dir, *, use_cache: bool = True, p
     from stream.inference.predictor import Predictor, read_manifest
 
     from .embed import CachedEmbedder
+    from . import languages as language_mix
     from .evaluate import compute_metrics, slice_metrics
     from .train import load_data, stratified_sample
 
@@ -129,7 +143,8 @@ def evaluate_model(model_dir, config, embedder_dir, *, use_cache: bool = True, p
     proba = predictor.predict_proba(texts)
     needs_human = [d.needs_human for d in predictor.decide(proba)]
     metrics = compute_metrics(y_true, proba, predictor.labels, needs_human)
-    metrics["slices"] = slice_metrics(texts, y_true, proba, predictor.labels, needs_human)
+    metrics["slices"] = slice_metrics(texts, y_true, proba, predictor.labels, needs_human,
+                                      language_mix.resolve(frame))
     metrics["model_version"] = predictor.version
     metrics["drop_reasons"] = prepared.drop_reasons
     return metrics
@@ -140,7 +155,7 @@ def _evaluate(args) -> int:
     from .exceptions import TrainingError
     from stream.inference.exceptions import InferenceError
 
-    settings = _settings()
+    settings = _settings_with_languages()
     try:
         model_dir = resolve_model_dir(args.model)
         metrics = evaluate_model(model_dir, _config_from_args(args), args.embedder_dir or settings.embedder_dir,

@@ -31,6 +31,7 @@ class ColumnsConfig:
     label: str = "Topic_group"
     id: str | None = None
     triage: tuple[str, ...] = ()
+    language: str | None = None          # BCP-47 tags (de-DE → de); rows without one are detected
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,8 @@ def confusion(y_true: Sequence[str], proba: np.ndarray, labels: Sequence[str]) -
 
 
 def slice_metrics(texts: Sequence[str], y_true: Sequence[str], proba: np.ndarray, labels: Sequence[str],
-                  needs_human: Sequence[bool]) -> dict:
-    """Metrics per slice: short/medium/long tickets and each true category."""
+                  needs_human: Sequence[bool], languages: Sequence[str] | None = None) -> dict:
+    """Metrics per slice: short/medium/long tickets, each true category and, given ``languages``, each language."""
     words = np.array([len(t.split()) for t in texts])
     y_arr = np.asarray(list(y_true), dtype=object)
     nh = np.asarray(needs_human, dtype=bool)
@@ -78,6 +78,9 @@ def slice_metrics(texts: Sequence[str], y_true: Sequence[str], proba: np.ndarray
         f"length:long(>={LONG_MIN_WORDS}w)": words >= LONG_MIN_WORDS,
     }
     slices.update({f"category:{label}": y_arr == label for label in labels})
+    if languages is not None:
+        lang_arr = np.asarray(list(languages), dtype=object)
+        slices.update({f"language:{lang}": lang_arr == lang for lang in sorted(set(lang_arr))})
     out = {}
     for name, mask in slices.items():
         if not mask.any():
@@ -107,4 +110,11 @@ def format_report(metrics: dict, title: str = "evaluation") -> str:
     for label, row in metrics["per_class"].items():
         lines.append(f"  {label:<26} {pct(row['precision'])} {pct(row['recall'])} {pct(row['f1'])} "
                      f"{pct(row['coverage'])} {row['support']:>8}")
+    by_language = {k.split(":", 1)[1]: v for k, v in (metrics.get("slices") or {}).items()
+                   if k.startswith("language:") and v.get("n")}
+    if by_language:
+        lines += ["", f"  {'language':<26} {'acc':>6} {'F1':>6} {'prec@2':>6} {'cover':>6} {'n':>8}"]
+        for lang, row in sorted(by_language.items(), key=lambda kv: -kv[1]["n"]):
+            lines.append(f"  {lang:<26} {pct(row['accuracy'])} {pct(row['macro_f1'])} "
+                         f"{pct(row['precision_at_2'])} {pct(row['coverage'])} {row['n']:>8}")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from stream.inference.clean import flatten_conversation, masking_ratio, row_to_ticket
+from stream.inference.language import normalise
 
 from .config import ColumnsConfig, TrainConfig
 from .exceptions import DataSourceError
@@ -26,7 +27,11 @@ DROP_REASONS = ("missing_label", "unknown_label", "auto_generated", "empty", "to
 
 @dataclass
 class PreparedData:
-    """Usable examples (``ticket_id``, ``text``, ``label``) plus the bookkeeping of the run."""
+    """Usable examples (``ticket_id``, ``text``, ``label``, ``language``) plus the bookkeeping of the run.
+
+    ``language`` is the language column's primary subtag when ``data.columns.language`` names one
+    (None where empty), else None everywhere: :mod:`training.languages` detects what is missing.
+    """
 
     frame: pd.DataFrame
     rows_read: int
@@ -57,6 +62,7 @@ def resolve_columns(available: Iterable[str], spec: ColumnsConfig) -> dict[str, 
         "label": find(spec.label),
         "id": find(spec.id) if spec.id else None,
         "triage": [find(c) for c in spec.triage],
+        "language": find(spec.language) if spec.language else None,
     }
 
 
@@ -88,7 +94,7 @@ def prepare(batches: Iterable[pd.DataFrame], config: TrainConfig, corrections: M
         raise DataSourceError("feedback corrections need an id column (data.columns.id / --id-col)")
     reasons: Counter[str] = Counter()
     seen: set[bytes] = set()
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str, str | None]] = []
     n_read = 0
     n_corrected = 0
     bar = tqdm(desc="cleaning", unit="rows", disable=not progress)
@@ -125,10 +131,12 @@ def prepare(batches: Iterable[pd.DataFrame], config: TrainConfig, corrections: M
                 reasons["duplicate"] += 1
                 continue
             seen.add(key)
-            rows.append((str(ticket_id), text, label))
+            lang = normalise(str(rec[cols["language"]])) if cols["language"] and not _is_missing(
+                rec[cols["language"]]) else None
+            rows.append((str(ticket_id), text, label, lang))
         bar.update(len(chunk))
     bar.close()
-    frame = pd.DataFrame(rows, columns=["ticket_id", "text", "label"])
+    frame = pd.DataFrame(rows, columns=["ticket_id", "text", "label", "language"])
     dropped = {r: reasons.get(r, 0) for r in DROP_REASONS}
     log.info("read %d rows, kept %d, dropped %s, %d labels corrected", n_read, len(frame), dropped, n_corrected)
     return PreparedData(frame=frame, rows_read=n_read, drop_reasons=dropped, corrections_applied=n_corrected)

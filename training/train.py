@@ -34,6 +34,7 @@ from .config import TrainConfig
 from .embed import CachedEmbedder
 from .evaluate import compute_metrics, confusion, slice_metrics
 from .exceptions import NotEnoughDataError, TrainingError
+from . import languages as language_mix
 from .fit import FitResult, fit_model
 from .plots import expected_calibration_error, plot_confusion, plot_reliability, reliability_bins
 from .prepare import PreparedData, latest_corrections, prepare
@@ -140,6 +141,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
     else:
         train_idx, test_idx = np.arange(len(frame)), np.arange(0)
     train_df, test_df = frame.iloc[np.sort(train_idx)], frame.iloc[np.sort(test_idx)]
+    train_languages = language_mix.resolve(train_df)
     if embedder is None:
         embedder = open_embedder(config, embedder_dir, progress)
     fit = fit_model(train_df["text"].tolist(), train_df["label"].tolist(), config, embedder, progress)
@@ -174,6 +176,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
                 "corrections_applied": prepared.corrections_applied,
                 "drop_reasons": prepared.drop_reasons,
                 "label_counts": frame["label"].value_counts().sort_index().to_dict(),
+                "languages": language_mix.describe(train_df, train_languages),  # of the training rows
                 **fit.rows,
             },
             "params": config.as_dict(),
@@ -215,7 +218,7 @@ def _evaluate_staged(staging: Path, manifest: dict, test_df: pd.DataFrame, embed
     decisions = predictor.decide(proba)
     needs_human = [d.needs_human for d in decisions]
     metrics = compute_metrics(y_true, proba, predictor.labels, needs_human)
-    slices = slice_metrics(texts, y_true, proba, predictor.labels, needs_human)
+    slices = slice_metrics(texts, y_true, proba, predictor.labels, needs_human, language_mix.resolve(test_df))
     (staging / "slices.json").write_text(json.dumps(slices, indent=2) + "\n")
     plot_confusion(confusion(y_true, proba, predictor.labels), predictor.labels, staging / "confusion_matrix.png")
     index = {label: i for i, label in enumerate(predictor.labels)}

@@ -19,11 +19,13 @@ def run(args) -> int:
     from stream import logs
     from stream.config import Settings
     from stream.exceptions import BadTicket, NoPromotedModelError
+    from stream.inference import language
     from stream.inference.exceptions import ModelLoadError
     from stream.model import ModelHolder
     from stream.pipeline import classify_now, parse_ticket, text_ticket
 
     settings = Settings.from_env()
+    language.configure(settings.languages)
     logs.configure("WARNING", "text" if sys.stderr.isatty() else settings.log_format)
     try:
         predictor = ModelHolder(settings).load_promoted()

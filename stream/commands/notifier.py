@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from stream import logs
     from stream.config import Settings
-    from stream.downstream_config import SlackSettings
+    from stream.downstream.settings import SlackSettings
     from stream.slack.service import run_notifier
 
     settings = Settings.from_env()

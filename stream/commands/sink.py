@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from stream import logs
     from stream.config import Settings
-    from stream.downstream_config import SnowflakeSettings
+    from stream.downstream.settings import SnowflakeSettings
     from stream.sink.service import run_sink
 
     settings = Settings.from_env()

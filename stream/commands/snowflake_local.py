@@ -18,7 +18,7 @@ def run(args) -> int:
 
     from stream import logs
     from stream.config import Settings
-    from stream.downstream_config import SnowflakeSettings
+    from stream.downstream.settings import SnowflakeSettings
     from stream.sink.service import run_snowflake_local
 
     settings = Settings.from_env()

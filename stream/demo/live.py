@@ -22,7 +22,7 @@ class Observed:
 
 
 def format_line(event: dict, truth: str | None, color: bool, width: int) -> str:
-    """One terminal line: verdict, ticket, category, confidence, excerpt."""
+    """One terminal line: verdict, ticket, language, category, confidence, excerpt."""
     if truth is None:
         mark, tint = "·", ""
     elif event["category"] == truth:
@@ -31,7 +31,8 @@ def format_line(event: dict, truth: str | None, color: bool, width: int) -> str:
         mark, tint = "✗", RED
     if event.get("needs_human"):
         mark, tint = ("?" if truth is None or event["category"] != truth else mark), YELLOW
-    verdict = f"{mark} {event['ticket_id']:<16} {event['category'][:21]:<21} {event['confidence']:.2f}"
+    verdict = (f"{mark} {event['ticket_id']:<16} {event.get('language') or '-':<3} {event['category'][:21]:<21} "
+               f"{event['confidence']:.2f}")
     if truth is not None and event["category"] != truth:
         verdict += f"  (is {truth})"
     if event.get("needs_human"):

@@ -43,6 +43,7 @@ class DemoOptions:
     keep_running: bool
     quiet: bool
     summary_json: Path | None
+    showcase: bool = True   # mix the hand-written multilingual / HTML tickets into the replay
 
 
 def ensure_model(settings: Settings, options: DemoOptions, train_file: Path) -> str:
@@ -108,7 +109,7 @@ def _scrape_counter(url: str, name: str) -> float | None:
 def _count_sink_rows(env: dict[str, str], model_version: str, since_utc: datetime) -> int | None:
     """Rows this run wrote: this model's, processed since the run started (earlier runs' rows stay
     in the sink, and a rerun with the same model MERGEs onto them, refreshing PROCESSED_AT)."""
-    from stream.downstream_config import SnowflakeSettings
+    from stream.downstream.settings import SnowflakeSettings
     from stream.sink.connection import connect
 
     settings = SnowflakeSettings.from_env(env)
@@ -187,10 +188,13 @@ def run_demo(options: DemoOptions) -> int:
         base_url = f"http://{settings.web_host}:{web_port}"
         print(f"• worker: starting (model {version}); logs in {work / 'logs'}", flush=True)
         supervisor.wait_http(worker, f"{base_url}/readyz", timeout_s=180)
-        print(f"• ready: {base_url}/readyz · replaying {options.tickets} held-out tickets at "
+        showcase = _showcase(options)
+        mix = f"{options.tickets - len(showcase)} held-out + {len(showcase)} hand-written multilingual/HTML" \
+            if showcase else "held-out"
+        print(f"• ready: {base_url}/readyz · replaying {options.tickets} tickets ({mix}) at "
               f"{options.rate:g}/s\n", flush=True)
         replay_started = datetime.now(timezone.utc) - timedelta(seconds=1)  # second-resolution filter below
-        summary = asyncio.run(_replay_and_watch(settings, options, split.holdout, supervisor))
+        summary = asyncio.run(_replay_and_watch(settings, options, split.holdout, supervisor, showcase))
         summary.sink_rows = _wait_sink_rows(env, summary.processed, version, replay_started)
         summary.slack_messages = _scrape_int(f"http://127.0.0.1:{metrics_port}/metrics",
                                              "tickets_slack_messages_total")
@@ -219,12 +223,23 @@ def run_demo(options: DemoOptions) -> int:
                                                               else ", snowflake emulation"), flush=True)
 
 
-async def _replay_and_watch(settings: Settings, options: DemoOptions, holdout: Path, supervisor: Supervisor):
-    from stream.replay import load_rows, replay, ticket_id
+def _showcase(options: DemoOptions) -> list[dict]:
+    """The hand-written tickets this run mixes in (none with --no-showcase)."""
+    from stream.demo.showcase import how_many, load_showcase
 
-    rows = load_rows(holdout, text_col=options.text_col, label_col=options.label_col, limit=options.tickets)
+    showcase = load_showcase() if options.showcase else []
+    return showcase[: how_many(options.tickets, len(showcase))]
+
+
+async def _replay_and_watch(settings: Settings, options: DemoOptions, holdout: Path, supervisor: Supervisor,
+                            showcase: list[dict]):
+    from stream.demo.showcase import mix_into
+    from stream.replay import load_rows, replay
+
+    rows = load_rows(holdout, text_col=options.text_col, label_col=options.label_col,
+                     limit=options.tickets - len(showcase))
     prefix = "demo"
-    truth = {ticket_id(prefix, i): label for i, label in zip(rows.indices, rows.labels)}
+    rows, truth = mix_into(rows, showcase, prefix)
     observed = Observed()
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(settings, truth, len(rows), observed, stop,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from stream.demo.live import Observed
 
@@ -23,6 +23,7 @@ class Summary:
     sink_rows: int | None
     slack_messages: int | None
     model_version: str | None
+    languages: dict[str, dict] = field(default_factory=dict)  # language → {"n", "judged", "accuracy"}
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -47,6 +48,9 @@ class Summary:
             ("Slack messages (dry run)", "n/a" if self.slack_messages is None else str(self.slack_messages)),
             ("model version", self.model_version or "n/a"),
         ]
+        for language, row in self.languages.items():
+            accuracy = f", accuracy {pct(row['accuracy'])}" if row["judged"] else ""
+            rows.append((f"  language {language}", f"{row['n']} ticket{'' if row['n'] == 1 else 's'}{accuracy}"))
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
 
@@ -68,6 +72,20 @@ def busy_seconds(events: list[dict]) -> float:
     first = min(datetime.fromisoformat(e["created_at"]) for e in events)
     last = max(datetime.fromisoformat(e["processed_at"]) for e in events)
     return max((last - first).total_seconds(), 1e-3)
+
+
+def by_language(events: list[dict], truth: dict[str, str]) -> dict[str, dict]:
+    """Tickets and accuracy (where labelled) per ``language`` of the events, most tickets first."""
+    groups: dict[str, list[dict]] = {}
+    for event in events:
+        groups.setdefault(event.get("language") or "-", []).append(event)
+    out = {}
+    for language, group in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        judged = [e for e in group if e["ticket_id"] in truth]
+        right = sum(1 for e in judged if e["category"] == truth[e["ticket_id"]])
+        out[language] = {"n": len(group), "judged": len(judged),
+                         "accuracy": right / len(judged) if judged else None}
+    return out
 
 
 def summarize(observed: Observed, truth: dict[str, str], sent: int,
@@ -95,4 +113,5 @@ def summarize(observed: Observed, truth: dict[str, str], sent: int,
         sink_rows=sink_rows,
         slack_messages=slack_messages,
         model_version=", ".join(versions) or None,
+        languages=by_language(events, truth),
     )

@@ -1,11 +1,14 @@
 """Ticket text cleaning and assembly, shared by training and the stream worker.
 
 Both sides call the same functions, so the model never sees text prepared in a
-way it was not trained on. The rules are deliberately *line based*: quoted
-history, signatures and disclaimers are recognised only where an email puts
-them (at the start of a line, never on the first line). The shipped training
-data is one lower-cased line per ticket without punctuation, and a rule that
-cut text mid-line at "best regards" would throw away real content there.
+way it was not trained on. This module is the entry point; the parts live in
+:mod:`~stream.inference.html_text` (HTML bodies, lxml), :mod:`~stream.inference.email_structure`
+(quoted history, headers, sign-offs, footers, auto-replies; quotequail plus our
+tables) and :mod:`~stream.inference.cleaning_tables` (the multilingual phrases).
+
+One message goes through, in this order: length cap (or, for HTML, lxml
+extraction up to the cap), escaped line breaks decoded, mask tokens protected,
+characters normalised, email structure stripped, whitespace collapsed, lower case.
 
 Assembled format (documented in docs/training.md)::
 
@@ -17,13 +20,24 @@ dropped, and triage fields are appended as ``| key: value`` pairs.
 """
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-PREPROCESSING_VERSION = "1"
+from . import email_structure
+from .email_structure import strip_email_structure, strip_subject_prefixes
+from .message_text import (  # noqa: F401  (the budget constants are part of this module's API)
+    HTML,
+    MAX_HTML_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_TICKET_CHARS,
+    PLAIN,
+    decode_escaped_line_breaks,
+    prepare_text,
+)
+
+PREPROCESSING_VERSION = "2"
 
 # Tokens that anonymisation leaves behind. Matching is case-insensitive.
 DEFAULT_MASK_PATTERNS: tuple[str, ...] = (
@@ -42,38 +56,6 @@ DEFAULT_MAX_MASKING_RATIO = 0.20
 TRIAGE_ORDER = ("service", "priority", "department", "category_hint")
 
 _DROPPED_ROLES = frozenset({"system", "bot"})
-
-_AUTO_REPLY = re.compile(
-    r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office)\b"
-    r"|this is an automated (?:message|notification|e-?mail|response)"
-    r"|(?:please )?do not reply to this (?:e-?mail|message)"
-    r"|i am (?:currently )?out of (?:the )?office",
-    re.IGNORECASE,
-)
-
-# Where an email's own content ends: everything from such a line on is dropped.
-_CUT_LINE = [
-    re.compile(r"^\s*on\b.{0,200}\bwrote:\s*$", re.IGNORECASE),
-    re.compile(r"^\s*-{2,}\s*original message\s*-{2,}", re.IGNORECASE),
-    re.compile(r"^\s*_{8,}\s*$"),
-    re.compile(r"^\s*--\s*$"),
-    re.compile(r"^\s*(?:best|kind|warm|warmest) regards\b,?(?:\s+\S+){0,3}\s*$", re.IGNORECASE),
-    re.compile(r"^\s*(?:regards|cheers|sincerely|thanks|thank you|many thanks)[,.!]?(?:\s+\S+){0,2}\s*$",
-               re.IGNORECASE),
-    re.compile(r"^\s*sent from my \w+", re.IGNORECASE),
-    re.compile(r"^\s*get outlook for \w+", re.IGNORECASE),
-    re.compile(r"^\s*(?:this (?:e-?mail|message|communication) and any (?:attachments?|files)"
-               r"|confidentiality notice|disclaimer:|if you are not the intended recipient)", re.IGNORECASE),
-]
-_FROM_LINE = re.compile(r"^\s*from:\s", re.IGNORECASE)
-_SENT_LINE = re.compile(r"^\s*(?:sent|date):\s", re.IGNORECASE)
-_WROTE_START = re.compile(r"^\s*on\s.{0,200}$", re.IGNORECASE)
-_WROTE_END = re.compile(r"wrote:\s*$", re.IGNORECASE)
-_QUOTED = re.compile(r"^\s*>")
-
-_SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|/h\d)\b[^>]*>", re.IGNORECASE)
-_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
 _SPACES = re.compile(r"[ \t\f\v]+")
 _CHAR_MAP = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
@@ -106,16 +88,6 @@ def _mask_regex(patterns: Sequence[str]) -> re.Pattern:
     return _MASK_CACHE[key]
 
 
-def _strip_html(text: str) -> str:
-    if "<" in text:
-        text = _SCRIPT_STYLE.sub(" ", text)
-        text = _BLOCK_TAG.sub("\n", text)
-        text = _TAG.sub(" ", text)
-    if "&" in text:
-        text = html.unescape(text)
-    return text
-
-
 def _normalise_chars(text: str) -> str:
     if text.isascii():
         return "".join(" " if ch < " " and ch not in "\n\t\x00" else ch for ch in text) \
@@ -134,37 +106,7 @@ def _normalise_chars(text: str) -> str:
     return "".join(kept)
 
 
-def _is_cut_line(lines: list[str], i: int) -> bool:
-    line = lines[i]
-    if any(rx.search(line) for rx in _CUT_LINE):
-        return True
-    # "From: x / Sent: y" headers of a forwarded or replied message.
-    if _FROM_LINE.search(line) and any(_SENT_LINE.search(nxt) for nxt in lines[i + 1:i + 4]):
-        return True
-    # "On Mon, … <x@y>\nwrote:" wrapped over two lines by the mail client.
-    return bool(_WROTE_START.search(line) and i + 1 < len(lines) and _WROTE_END.search(lines[i + 1])
-                and len(lines[i + 1].split()) <= 6)
-
-
-def _strip_email_structure(text: str) -> str:
-    """Keep the author's own words: drop quoted lines and cut at history/signature/disclaimer."""
-    lines = text.split("\n")
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        if _QUOTED.match(line):
-            continue
-        # A first line is never a signature: single-line tickets stay whole.
-        if kept and any(k.strip() for k in kept) and _is_cut_line(lines, i):
-            break
-        kept.append(line)
-    return "\n".join(kept)
-
-
-def clean_text(text: Any, mask_patterns: Sequence[str] = DEFAULT_MASK_PATTERNS) -> str:
-    """One message → plain lower-case text on one line, mask tokens kept (lower-cased)."""
-    if text is None:
-        return ""
-    text = str(text)
+def _clean_prepared(text: str, mask_patterns: Sequence[str]) -> str:
     if not text.strip():
         return ""
     masks: list[str] = []
@@ -173,16 +115,20 @@ def clean_text(text: Any, mask_patterns: Sequence[str] = DEFAULT_MASK_PATTERNS) 
         masks.append(match.group(0).lower())
         return _SENTINEL.format(len(masks) - 1)
 
-    text = _mask_regex(mask_patterns).sub(protect, text.replace("\x00", " "))
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _strip_html(text)
+    text = _mask_regex(mask_patterns).sub(protect, text)
     text = _normalise_chars(text)
-    text = _strip_email_structure(text)
+    text = strip_email_structure(text)
     text = _SPACES.sub(" ", text.replace("\n", " ")).strip().lower()
     if masks:
         text = _SENTINEL_RE.sub(lambda m: f" {masks[int(m.group(1))]} ", text)
         text = _SPACES.sub(" ", text).strip()
     return text
+
+
+def clean_text(text: Any, mask_patterns: Sequence[str] = DEFAULT_MASK_PATTERNS,
+               content_type: str | None = None, max_chars: int = MAX_MESSAGE_CHARS) -> str:
+    """One message → plain lower-case text on one line, mask tokens kept (lower-cased)."""
+    return _clean_prepared(prepare_text(text, content_type, max_chars, _mask_regex(mask_patterns)), mask_patterns)
 
 
 def masking_ratio(text: str, mask_patterns: Sequence[str] = DEFAULT_MASK_PATTERNS) -> float:
@@ -195,12 +141,12 @@ def masking_ratio(text: str, mask_patterns: Sequence[str] = DEFAULT_MASK_PATTERN
 
 
 def is_auto_reply(text: Any) -> bool:
-    """Out-of-office notices and "this is an automated message" replies.
+    """Out-of-office notices and "this is an automated message" replies, in any of our languages.
 
     Bounce notices ("undeliverable…") are *not* auto-replies here: users forward
     them as genuine tickets about mail delivery.
     """
-    return bool(text) and bool(_AUTO_REPLY.search(str(text)))
+    return bool(text) and email_structure.is_auto_reply(str(text)[:MAX_MESSAGE_CHARS])
 
 
 def _as_mapping(ticket: Any) -> Mapping[str, Any]:
@@ -243,36 +189,44 @@ def format_triage(triage: Mapping[str, Any] | None,
     keys = [k for k in TRIAGE_ORDER if k in triage] + sorted(k for k in triage if k not in TRIAGE_ORDER)
     parts = []
     for key in keys:
-        value = clean_text(triage[key], mask_patterns)
+        value = clean_text(triage[key], mask_patterns, content_type=PLAIN)
         if value:
             parts.append(f"| {str(key).strip().lower()}: {value}")
     return " ".join(parts)
 
 
 def flatten_conversation(ticket: Any, mask_patterns: Sequence[str] = DEFAULT_MASK_PATTERNS) -> Conversation:
-    """Clean every message and flatten the thread: requester turns first, then agent turns."""
+    """Clean every message and flatten the thread: requester turns first, then agent turns.
+
+    The subject loses its reply/forward prefixes ("AW: WG: …"). Messages share
+    ``MAX_TICKET_CHARS``: once the text read reaches it, later messages are not
+    cleaned (the first turns state the problem).
+    """
     data = _as_mapping(ticket)
     requester: list[str] = []
     agent: list[str] = []
     auto = 0
-    subject = data.get("subject")
+    subject = strip_subject_prefixes(prepare_text(data.get("subject"), PLAIN))
     if subject and is_auto_reply(subject):
         auto += 1
-        subject = None
+        subject = ""
+    budget = MAX_TICKET_CHARS
     for message in data.get("messages") or ():
         role = str(_field(message, "role", "requester") or "requester").lower()
-        raw = _field(message, "text", "")
-        if role in _DROPPED_ROLES:
+        if role in _DROPPED_ROLES or budget <= 0:
             continue
-        if is_auto_reply(raw):
+        prepared = prepare_text(_field(message, "text", ""), _field(message, "content_type"),
+                                min(MAX_MESSAGE_CHARS, budget), _mask_regex(mask_patterns))
+        budget -= len(prepared)
+        if is_auto_reply(prepared):
             auto += 1
             continue
-        text = clean_text(raw, mask_patterns)
+        text = _clean_prepared(prepared, mask_patterns)
         if not text:
             continue
         (agent if role == "agent" else requester).append(text)
     human = len(requester) + len(agent)
-    parts = [clean_text(subject, mask_patterns)] if subject else []
+    parts = [_clean_prepared(subject, mask_patterns)] if subject else []
     parts += requester + [f"agent: {t}" for t in agent]
     body = " ".join(p for p in parts if p)
     return Conversation(body=body, triage=format_triage(data.get("triage"), mask_patterns),

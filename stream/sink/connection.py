@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from stream.downstream_config import SnowflakeSettings
+from stream.downstream.settings import SnowflakeSettings
 
 log = logging.getLogger(__name__)
 

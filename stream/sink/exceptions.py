@@ -1,13 +1,15 @@
 """Errors of the Snowflake sink."""
 from __future__ import annotations
 
+from stream.downstream.exceptions import DependencyUnavailable
+
 
 class SinkError(Exception):
     """Root of the sink's errors."""
 
 
-class SinkFlushError(SinkError):
-    """A batch could not be written after every retry; its offsets stay uncommitted."""
+class SinkFlushError(SinkError, DependencyUnavailable):
+    """A batch could not be written after every retry, or its table does not answer; its offsets stay uncommitted."""
 
     def __init__(self, table: str, rows: int, cause: BaseException):
         super().__init__(f"writing {rows} rows to {table} failed: {cause}")
@@ -17,7 +19,7 @@ class SinkFlushError(SinkError):
 
 
 class SinkRejectedRecord(SinkError):
-    """A record can never be written (not valid JSON or not the contract); it goes to the DLQ."""
+    """A record can never be written (not the contract, not convertible, refused by Snowflake); it goes to the DLQ."""
 
     def __init__(self, error_code: str, reason: str):
         super().__init__(reason)

@@ -1,9 +1,14 @@
 """The sink process: consume classified and feedback events, MERGE them in batches, then commit.
 
-Order of operations per batch, which is the whole correctness argument:
+Order of operations per batch, which is the whole correctness argument (the
+loop itself is :class:`stream.downstream.loop.ConsumerLoop`, shared with the
+notifier):
 
-1. records are parsed and added to the batch (unreadable ones go to the DLQ first);
-2. the batch is flushed: one MERGE per table, retried with back-off;
+1. records are parsed into rows and buffered (a record that cannot become a
+   row, e.g. invalid, or a timestamp Python cannot convert, goes to the DLQ);
+2. the batch is flushed: one MERGE per table, retried with back-off; a
+   statement that can never succeed is split until the rows it cannot write
+   are found, which go to the DLQ while the rest is written;
 3. only then are the offsets the batch covers committed.
 
 A crash anywhere before 3 means the records are read again by whoever owns
@@ -18,46 +23,32 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
-
 from stream.config import Settings
-from stream.downstream_config import SnowflakeSettings
-from stream.downstream_kafka import consumer_kwargs, dead_letter_json, producer_kwargs
-from stream.sink.batching import Batch, DrainedBatch
+from stream.dlq import failure_reason
+from stream.downstream.loop import ConsumerLoop
+from stream.downstream.settings import SnowflakeSettings
 from stream.sink.connection import connect
 from stream.sink.exceptions import SinkFlushError, SinkRejectedRecord
 from stream.sink import metrics as sink_metrics
 from stream.sink.metrics import SinkMetrics
-from stream.sink.snowflake import SnowflakeTables, classified_row, feedback_row
+from stream.sink.snowflake import SnowflakeTables, TableSpec, classified_row, feedback_row
 
 log = logging.getLogger(__name__)
 COMPONENT = "sink"
 
 
-class _DropBufferOnRevoke(ConsumerRebalanceListener):
-    """Partitions may move: forget unflushed rows and restart from the committed offsets."""
+class _StatementRefused(Exception):
+    """Snowflake refused the statement (``ProgrammingError``) or the connector could not bind a value.
 
-    def __init__(self, sink: "SnowflakeSink"):
-        self._sink = sink
-
-    async def on_partitions_revoked(self, revoked):
-        if revoked and not self._sink.batch.empty:
-            log.info("partitions revoked: dropping %d unflushed rows (they will be read again)", len(self._sink.batch))
-        self._sink.batch.clear()
-        self._sink.assignment_epoch += 1  # records fetched before this point are stale too
-
-    async def on_partitions_assigned(self, assigned):
-        consumer = self._sink.consumer
-        for tp in assigned:
-            committed = await consumer.committed(tp)
-            if committed is not None:
-                consumer.seek(tp, committed)
-        log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+    Either way a retry of the same rows fails the same way.
+    """
 
 
 class SnowflakeSink:
-    """One sink consumer: owns a Kafka consumer, a DLQ producer and a Snowflake connection."""
+    """One sink consumer: a :class:`ConsumerLoop` whose flush MERGEs into Snowflake."""
+
+    component = COMPONENT
+    infrastructure_errors = ()
 
     def __init__(self, settings: Settings, snowflake: SnowflakeSettings, metrics: SinkMetrics | None = None,
                  connect_fn: Callable = connect):
@@ -67,122 +58,118 @@ class SnowflakeSink:
         self._connect = connect_fn
         self._conn = None
         self._tables: SnowflakeTables | None = None
-        self.batch = Batch(max_rows=snowflake.batch_size, max_age_s=snowflake.batch_interval_s)
-        self.consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._table_of = {settings.kafka.topic_classified: snowflake.table_classified,
-                          settings.kafka.topic_feedback: snowflake.table_feedback}
-        # bumped on every revocation: a batch only ever holds records read since the last one,
-        # so the offsets it commits never skip records that were dropped
-        self.assignment_epoch = 0
+        kafka = settings.kafka
+        self._table_of = {kafka.topic_classified: snowflake.table_classified,
+                          kafka.topic_feedback: snowflake.table_feedback}
+        self.loop = ConsumerLoop(settings, self, topics=[kafka.topic_classified, kafka.topic_feedback],
+                                 group_id=snowflake.group_id, max_records=snowflake.batch_size,
+                                 max_age_s=snowflake.batch_interval_s, poll_s=1.0)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
-        kafka = self.settings.kafka
         await self._open_tables_with_retry()
-        self.consumer = AIOKafkaConsumer(**consumer_kwargs(kafka, self.snowflake.group_id))
-        self._producer = AIOKafkaProducer(**producer_kwargs(kafka, f"{self.snowflake.group_id}-dlq"))
-        self.consumer.subscribe([kafka.topic_classified, kafka.topic_feedback], listener=_DropBufferOnRevoke(self))
-        await self._producer.start()
-        await self.consumer.start()
+        kafka = self.settings.kafka
         log.info("sink consuming %s, %s into %s.%s (batch %d rows / %.1f s)", kafka.topic_classified,
                  kafka.topic_feedback, self.snowflake.database, self.snowflake.schema,
                  self.snowflake.batch_size, self.snowflake.batch_interval_s)
         try:
-            while not stop.is_set():
-                timeout_ms = max(1, int(min(self.batch.seconds_left(), 1.0) * 1000))
-                records = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.snowflake.batch_size)
-                epoch = self.assignment_epoch
-                for message in (m for messages in records.values() for m in messages):
-                    if self.assignment_epoch != epoch:
-                        break  # a rebalance while we worked: the rest is read again from the committed offsets
-                    await self._add(message)
-                if self.batch.due():
-                    await self.flush()
-            if not self.batch.empty:
-                await self.flush()
+            await self.loop.run(stop)
         finally:
-            await self.consumer.stop()
-            await self._producer.stop()
             if self._conn is not None:
                 await asyncio.to_thread(self._conn.close)
 
-    async def _add(self, message) -> None:
-        table = self._table_of[message.topic]
-        tp = TopicPartition(message.topic, message.partition)
-        try:
-            row = self._to_row(message)
-        except SinkRejectedRecord as exc:
-            log.warning("%s[%d]@%d rejected: %s", message.topic, message.partition, message.offset, exc.reason)
-            await self._producer.send_and_wait(self.settings.kafka.topic_dlq, key=message.key, value=dead_letter_json(
-                error_code=exc.error_code, reason=exc.reason, component=COMPONENT, payload=message.value,
-                topic=message.topic, partition=message.partition, offset=message.offset))
-            self.metrics.rejected.labels(table).inc()
-            self.batch.mark(tp, message.offset)
-            return
-        self.batch.add(table, row, tp, message.offset)
+    # -- the RecordHandler side -------------------------------------------
+    async def handle(self, message) -> tuple[str, tuple]:
+        """The record as ``(table, (row, message))``; raises :class:`SinkRejectedRecord` when it has no row."""
+        return self._table_of[message.topic], (self._to_row(message), message)
+
+    def dead_lettered(self, message, error_code: str) -> None:
+        self.metrics.rejected.labels(self._table_of[message.topic]).inc()
 
     def _to_row(self, message) -> tuple:
-        from pydantic import ValidationError
         from schemas.models import ClassifiedEvent, FeedbackEvent
 
         now = datetime.now(timezone.utc)
         try:
             if message.topic == self.settings.kafka.topic_classified:
-                return classified_row(ClassifiedEvent.model_validate_json(message.value or b""),
-                                      message.partition, message.offset, now)
-            return feedback_row(FeedbackEvent.model_validate_json(message.value or b""),
-                                message.partition, message.offset, now)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
-            raise SinkRejectedRecord("sink_rejected", f"{where}: {first.get('msg')}") from None
+                row = classified_row(ClassifiedEvent.model_validate_json(message.value or b""),
+                                     message.partition, message.offset, now)
+            else:
+                row = feedback_row(FeedbackEvent.model_validate_json(message.value or b""),
+                                   message.partition, message.offset, now)
+            for value in row:
+                if isinstance(value, str):
+                    value.encode("utf-8")  # a lone surrogate (valid JSON) makes Snowflake answer 500, every time
+            return row
+        except Exception as exc:  # noqa: BLE001 - invalid, or valid but not convertible (OverflowError): no row
+            raise SinkRejectedRecord("sink_rejected", failure_reason(exc)[1]) from None
 
-    async def flush(self) -> None:
-        """Write the batch, then commit what it covers; raises :class:`SinkFlushError` (nothing committed)."""
-        drained = self.batch.drain()
+    async def flush(self, items: dict[str, list[tuple]]) -> list[tuple]:
+        """Write every table's rows; returns ``(message, error)`` for each row Snowflake can never take."""
         started = time.perf_counter()
-        for table, rows in drained.rows.items():
-            await self._write_with_retry(table, rows)
+        rejected = []
+        for table, entries in items.items():
+            rejected += await self._write(table, entries)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
-        await self._commit(drained)
+        return rejected
+
+    async def _write(self, table: str, entries: list[tuple]) -> list[tuple]:
+        """MERGE ``entries``; when the statement is refused, find the rows at fault by halving."""
+        try:
+            await self._write_with_retry(table, [row for row, _ in entries])
+            return []
+        except _StatementRefused as refused:
+            cause = refused.__cause__ or refused
+            if not await self._table_answers(table):  # the table, not the rows: stop uncommitted
+                raise SinkFlushError(table, len(entries), cause) from cause
+            if len(entries) == 1:
+                log.warning("Snowflake refuses one row of %s: %s", table, cause)
+                return [(entries[0][1], SinkRejectedRecord("sink_rejected", f"Snowflake refused the row: {cause}"))]
+        middle = len(entries) // 2
+        return await self._write(table, entries[:middle]) + await self._write(table, entries[middle:])
+
+    async def _table_answers(self, table: str) -> bool:
+        """Whether ``table`` can be queried at all (else a refused MERGE is the table's fault)."""
+        def probe() -> None:
+            if self._tables is None:
+                self._open_tables()
+            with self._conn.cursor() as cur:
+                cur.execute(f"SELECT 1 FROM {table} LIMIT 0")
+
+        try:
+            await asyncio.to_thread(probe)
+            return True
+        except Exception as exc:  # noqa: BLE001 - whatever the reason, the rows are not shown to be at fault
+            log.warning("the table %s does not answer (%s)", table, exc)
+            return False
+
+    def _spec(self, table: str) -> TableSpec:
+        return self._tables.classified if table == self._tables.classified.name else self._tables.feedback
 
     async def _write_with_retry(self, table: str, rows: list[tuple]) -> None:
-        from snowflake.connector.errors import DatabaseError, OperationalError, ProgrammingError
+        from snowflake.connector.errors import Error as SnowflakeError, ProgrammingError
 
         delay = self.snowflake.backoff_s
         for attempt in range(1, self.snowflake.max_attempts + 1):
             try:
                 if self._tables is None:
                     await asyncio.to_thread(self._open_tables)
-                spec = self._tables.classified if table == self._tables.classified.name else self._tables.feedback
-                await asyncio.to_thread(self._tables.merge, spec, rows)
+                await asyncio.to_thread(self._tables.merge, self._spec(table), rows)
                 self.metrics.rows_written.labels(table).inc(len(rows))
                 log.debug("merged %d rows into %s", len(rows), table)
                 return
-            except (OperationalError, DatabaseError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - sorted below: passing, or refused for good
                 self.metrics.failures.labels(table).inc()
-                # a statement Snowflake cannot compile will not compile on a retry either
-                permanent = isinstance(exc, ProgrammingError)
-                if permanent or attempt == self.snowflake.max_attempts:
+                # a statement Snowflake refuses (or the connector cannot bind) will be refused on a retry too;
+                # every other connector error (network, HTTP 5xx, session) and OSError is worth another try
+                if isinstance(exc, ProgrammingError) or not isinstance(exc, (SnowflakeError, OSError)):
+                    raise _StatementRefused(str(exc)) from exc
+                if attempt == self.snowflake.max_attempts:
                     raise SinkFlushError(table, len(rows), exc) from exc
                 log.warning("writing %d rows to %s failed (attempt %d/%d), retrying in %.1f s: %s",
                             len(rows), table, attempt, self.snowflake.max_attempts, delay, exc)
                 await asyncio.to_thread(self._drop_connection)
                 await asyncio.sleep(delay)
                 delay *= 2
-
-    async def _commit(self, drained: DrainedBatch) -> None:
-        if not drained.offsets:
-            return
-        try:
-            await self.consumer.commit(drained.offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # the partitions moved while we wrote: the new owner replays them, the MERGE absorbs it
-            log.warning("commit after a confirmed batch failed (%s); the records will be merged again", exc)
-            return
-        log.info("committed %d rows: %s", drained.row_count,
-                 ", ".join(f"{tp.topic}[{tp.partition}]={o}" for tp, o in sorted(drained.offsets.items())))
 
     async def _open_tables_with_retry(self) -> None:
         """Connect and create the tables, waiting out a Snowflake (or emulation) that is still starting."""

@@ -6,8 +6,8 @@ import logging
 import threading
 
 from stream.config import Settings
-from stream.downstream_config import SnowflakeSettings
-from stream.downstream_service import run_consumer, serve_metrics
+from stream.downstream.settings import SnowflakeSettings
+from stream.downstream.process import run_consumer, serve_metrics
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ class Column:
     name: str
     type: str
     source: str = ""  # expression over the VALUES column, when not the column itself
+    added: bool = False  # added after the table's first release: ensure() adds it to older tables
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class TableSpec:
     def create_sql(self) -> str:
         cols = ",\n  ".join(f"{c.name} {c.type}" for c in self.columns)
         return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  {cols}\n)"
+
+    def add_columns_sql(self) -> list[str]:
+        """Bring a table created by an older version up to date (columns land at the end; MERGE names them)."""
+        return [f"ALTER TABLE {self.name} ADD COLUMN IF NOT EXISTS {c.name} {c.type}"
+                for c in self.columns if c.added]
 
     def merge_sql(self, n_rows: int) -> str:
         width = len(self.columns)
@@ -83,6 +89,7 @@ def classified_table(name: str) -> TableSpec:
             Column("EXCERPT", "VARCHAR"),
             Column("SUBJECT", "VARCHAR"),
             Column("SOURCE", "VARCHAR"),
+            Column("LANGUAGE", "VARCHAR", added=True),
             Column("CREATED_AT", "TIMESTAMP_NTZ", _TS),
             Column("PROCESSED_AT", "TIMESTAMP_NTZ", _TS),
             Column("INFERENCE_MS", "FLOAT"),
@@ -132,7 +139,7 @@ WITH latest_prediction AS (
   SELECT TICKET_ID, CORRECTED_CATEGORY, FEEDBACK_AT, USER_NAME FROM {feedback}
   QUALIFY ROW_NUMBER() OVER (PARTITION BY TICKET_ID ORDER BY FEEDBACK_AT DESC) = 1
 )
-SELECT p.TICKET_ID, p.SUBJECT, p.EXCERPT, p.SOURCE, p.CREATED_AT,
+SELECT p.TICKET_ID, p.SUBJECT, p.EXCERPT, p.SOURCE, p.LANGUAGE, p.CREATED_AT,
        p.CATEGORY AS PREDICTED_CATEGORY, p.CONFIDENCE, p.NEEDS_HUMAN, p.MODEL_VERSION,
        COALESCE(f.CORRECTED_CATEGORY, p.CATEGORY) AS LABEL,
        IFF(f.TICKET_ID IS NULL, 'model', 'human') AS LABEL_SOURCE,
@@ -153,7 +160,7 @@ def classified_row(event, partition: int, offset: int, loaded_at: datetime) -> t
     return (
         event.ticket_id, event.model_version, event.event_id, event.category, float(event.confidence),
         json.dumps(top_k), bool(event.needs_human), event.embedder_id, event.excerpt, event.subject,
-        event.source, _utc_text(event.created_at), _utc_text(event.processed_at),
+        event.source, event.language, _utc_text(event.created_at), _utc_text(event.processed_at),
         _float_or_none(event.inference_ms), _float_or_none(event.end_to_end_ms),
         partition, offset, _utc_text(loaded_at),
     )
@@ -182,8 +189,10 @@ class SnowflakeTables:
 
     def ensure(self) -> None:
         with self._conn.cursor() as cur:
-            cur.execute(self.classified.create_sql())
-            cur.execute(self.feedback.create_sql())
+            for table in (self.classified, self.feedback):
+                cur.execute(table.create_sql())
+                for statement in table.add_columns_sql():
+                    cur.execute(statement)
             cur.execute(labels_view_sql(self.view, self.classified.name, self.feedback.name))
 
     def merge(self, table: TableSpec, rows: Sequence[tuple]) -> int:

@@ -4,14 +4,22 @@ What a reader needs to act in one glance: the ticket (linked), a short
 excerpt, the prediction with its confidence, the runner-up, the model, and
 two ways to answer (confirm, or pick another category). The excerpt is
 already PII-masked by the worker; we only shorten it (on a word boundary, so
-a masked token is never cut into something that looks like data) and escape
-it so ``<``, ``>`` and ``&`` in the text cannot become Slack links or mentions.
+a masked token is never cut into something that looks like data).
+
+Every field comes from a ticket, so every field is hostile until escaped:
+text that reaches mrkdwn goes through :func:`mrkdwn` (``&``, ``<``, ``>``
+escaped, so ``<!channel>``, ``<@U…>`` or ``<https://…|…>`` in a subject stay
+text; bare ``@channel``/``@here``/``@everyone`` broken by a word joiner), and
+the ticket id is URL-encoded into the link, so no field can ping a channel
+or carry a link of its own.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Iterable
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +31,25 @@ MAX_BLOCK_ID = 255       # Slack's limit for block_id
 MAX_OPTION_TEXT = 75     # Slack's limit for an option's text
 
 
+# a broadcast Slack may still notify for when written bare (e.g. in a client that parses names)
+_BROADCAST = re.compile(r"([@\uff20])(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+WORD_JOINER = "\u2060"  # invisible, and breaks the mention
+
+
 def escape(text: str) -> str:
     """Slack mrkdwn escaping: the only three characters Slack asks to escape."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(text: str) -> str:
+    """``text`` safe inside mrkdwn: escaped (no links, no ``<!…>``/``<@…>`` mentions), broadcasts broken."""
+    return _BROADCAST.sub("\\1" + WORD_JOINER, escape(text))
+
+
+def ticket_url(template: str, ticket_id: str) -> str:
+    """The ticket's link target: the id URL-encoded, the result safe inside ``<url|label>``."""
+    url = template.format(ticket_id=quote(ticket_id, safe=""))
+    return escape(url).replace("|", "%7C")
 
 
 def shorten(text: str, limit: int) -> str:
@@ -51,33 +75,34 @@ def feedback_context(ticket_id: str, category: str, model_version: str) -> str:
 def build_message(event, *, channel: str, labels: Iterable[str], ticket_url_template: str,
                   excerpt_chars: int) -> dict:
     """``chat.postMessage`` arguments (channel, text, blocks, metadata) for a ``ClassifiedEvent``."""
-    url = ticket_url_template.format(ticket_id=event.ticket_id)
+    url = ticket_url(ticket_url_template, event.ticket_id)
     runner_up = event.top_k[1] if len(event.top_k) > 1 else None
-    title = f"*<{url}|{escape(event.ticket_id)}>*"
+    title = f"*<{url}|{mrkdwn(event.ticket_id)}>*"
     if event.subject:
-        title += f"  ·  {escape(shorten(event.subject, 150))}"
-    excerpt = escape(shorten(event.excerpt, excerpt_chars)) or "_(no text)_"
+        title += f"  ·  {mrkdwn(shorten(event.subject, 150))}"
+    excerpt = mrkdwn(shorten(event.excerpt, excerpt_chars)) or "_(no text)_"
 
     blocks: list[dict] = []
     if event.needs_human:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
             f":raising_hand: *Needs a human*: the model is not sure "
-            f"({_pct(event.confidence)} for {escape(event.category)}). Please pick the category.")}})
+            f"({_pct(event.confidence)} for {mrkdwn(event.category)}). Please pick the category.")}})
     blocks += [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{title}\n>{excerpt}"}},
         {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*Category*\n{escape(event.category)} ({_pct(event.confidence)})"},
+            {"type": "mrkdwn", "text": f"*Category*\n{mrkdwn(event.category)} ({_pct(event.confidence)})"},
             {"type": "mrkdwn", "text": "*Runner-up*\n" + (
-                f"{escape(runner_up.category)} ({_pct(runner_up.probability)})" if runner_up else "—")},
-            {"type": "mrkdwn", "text": f"*Model*\n`{escape(event.model_version)}`"},
-            {"type": "mrkdwn", "text": f"*Source*\n{escape(event.source)}"},
+                f"{mrkdwn(runner_up.category)} ({_pct(runner_up.probability)})" if runner_up else "—")},
+            {"type": "mrkdwn", "text": f"*Model*\n`{mrkdwn(event.model_version)}`"},
+            {"type": "mrkdwn", "text": f"*Source*\n{mrkdwn(event.source)}"
+                                       + (f" · language `{mrkdwn(event.language)}`" if event.language else "")},
         ]},
     ]
     actions = _actions(event, labels)
     if actions:
         blocks.append(actions)
 
-    text = escape(f"{event.ticket_id}: {event.category} ({_pct(event.confidence)})")
+    text = mrkdwn(f"{event.ticket_id}: {event.category} ({_pct(event.confidence)})")
     if event.needs_human:
         text = f"Needs a human — {text}"
     return {
@@ -85,6 +110,7 @@ def build_message(event, *, channel: str, labels: Iterable[str], ticket_url_temp
         "text": text,
         "blocks": blocks,
         "unfurl_links": False,
+        "unfurl_media": False,
         "metadata": {"event_type": METADATA_EVENT_TYPE, "event_payload": {
             "event_id": event.event_id, "ticket_id": event.ticket_id, "model_version": event.model_version}},
     }

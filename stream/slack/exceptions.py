@@ -1,6 +1,8 @@
 """Errors of the Slack notifier and interactivity endpoint."""
 from __future__ import annotations
 
+from stream.downstream.exceptions import DependencyUnavailable
+
 
 class SlackNotifierError(Exception):
     """Root of the notifier's errors."""
@@ -13,9 +15,11 @@ class SlackPermanentError(SlackNotifierError):
         super().__init__(f"Slack refused the message for {channel}: {error}")
         self.error = error
         self.channel = channel
+        self.error_code = "slack_permanent_error"  # what the dead letter says (stream.dlq.failure_reason)
+        self.reason = str(self)
 
 
-class SlackUnavailable(SlackNotifierError):
+class SlackUnavailable(SlackNotifierError, DependencyUnavailable):
     """Slack stayed rate-limited or unreachable through every retry; nothing is committed."""
 
 

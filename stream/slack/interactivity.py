@@ -3,22 +3,38 @@
 Slack POSTs ``payload=<json>`` (form-encoded) signed with the app's signing
 secret. The signature is checked on the raw body before anything is parsed;
 refused requests get 401 and are counted by reason. A genuine
-``block_actions`` payload from one of our messages yields one FeedbackEvent on
-``tickets.feedback``, keyed by ticket id, produced before we answer 200 (so
-Slack retries if we could not produce).
+``block_actions`` payload from one of our messages yields one FeedbackEvent
+per action on ``tickets.feedback``, keyed by ticket id, produced before we
+answer 200 (so Slack retries if we could not produce).
+
+A signed request can be replayed for as long as its timestamp is fresh, so
+each action is identified by the click itself (action id, message ts, user,
+action ts): the key is remembered for the signature window and a replay is
+answered 200 without a second event. The event is deterministic too: its
+``at`` is the action's own ``action_ts`` and its ``event_id`` a hash of the
+key, so even a replay that reaches another replica (or this one after a
+restart) produces the same event, which the sink's MERGE writes once.
+Whatever the shape of a signed payload, a payload we cannot use is a 400
+with the reason, never a 500.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
+import time
+from collections import OrderedDict
 from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from stream.config import KafkaSettings
-from stream.downstream_config import SlackSettings
+from stream.dlq import failure_reason
+from stream.downstream.settings import SlackSettings
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION
 from stream.slack.exceptions import BadInteraction
 from stream.slack.metrics import SlackMetrics
@@ -26,45 +42,144 @@ from stream.slack.signing import rejection
 
 log = logging.getLogger(__name__)
 PATH = "/slack/interactivity"
+REPLAY = "replay"  # the requests_rejected reason of a replayed click
+_SLACK_TS = re.compile(r"^\d{1,10}(\.\d{1,6})?$")  # Slack's "1700000000.123456"
+#: Most click keys remembered at once: far above any real click rate over the window.
+MAX_REMEMBERED = 100_000
 
 
-def feedback_from_payload(payload: dict, now: datetime | None = None) -> list:
-    """The FeedbackEvents a ``block_actions`` payload asks for (none for other actions)."""
+def _field(obj: dict, key: str, what: str, *, required: bool = True) -> str | None:
+    value = obj.get(key)
+    if value in (None, "") and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise BadInteraction(f"{what}.{key} must be a non-empty string, got {type(value).__name__}")
+    return value
+
+
+def _object(value, what: str, *, required: bool = True) -> dict:
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise BadInteraction(f"{what} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _slack_time(ts: str, what: str) -> datetime:
+    if not _SLACK_TS.match(ts):
+        raise BadInteraction(f"{what} {ts[:40]!r} is not a Slack timestamp")
+    return datetime.fromtimestamp(float(ts), timezone.utc)
+
+
+def click_key(action_id: str, message_ts: str, user_id: str, action_ts: str) -> str:
+    """The idempotency key of one click: the same for the click and for any replay of it."""
+    return hashlib.sha256(f"{action_id}|{message_ts}|{user_id}|{action_ts}".encode()).hexdigest()[:32]
+
+
+def feedback_from_payload(payload) -> list:
+    """The FeedbackEvents a ``block_actions`` payload asks for (none for other types).
+
+    Raises :class:`BadInteraction` naming what is wrong with any other shape.
+    """
     from schemas.models import FeedbackEvent
 
+    payload = _object(payload, "payload")
     if payload.get("type") != "block_actions":
         return []
-    user = payload.get("user") or {}
-    who = user.get("username") or user.get("name") or user.get("id")
-    channel = payload.get("channel") or {}
-    where = f"slack:#{channel['name']}" if channel.get("name") else f"slack:{channel.get('id', 'unknown')}"
-    if not who:
-        raise BadInteraction("the payload names no user")
+    user = _object(payload.get("user"), "user")
+    user_id = _field(user, "id", "user")
+    who = _field(user, "username", "user", required=False) or _field(user, "name", "user", required=False) or user_id
+    channel = _object(payload.get("channel"), "channel", required=False)
+    name = _field(channel, "name", "channel", required=False)
+    channel_id = _field(channel, "id", "channel", required=False)
+    where = f"slack:#{name}" if name else f"slack:{channel_id or 'unknown'}"
+    container = _object(payload.get("container"), "container", required=False)
+    message = _object(payload.get("message"), "message", required=False)
+    message_ts = (_field(container, "message_ts", "container", required=False)
+                  or _field(message, "ts", "message", required=False))
+    if message_ts is None:
+        raise BadInteraction("the payload names no message (container.message_ts or message.ts)")
+    actions = payload.get("actions")
+    if not isinstance(actions, list) or not actions:
+        raise BadInteraction("actions must be a non-empty list")
     events = []
-    for action in payload.get("actions") or []:
-        if action.get("action_id") == CONFIRM_ACTION:
-            chosen = action.get("value")
-        elif action.get("action_id") == PICK_ACTION:
-            chosen = (action.get("selected_option") or {}).get("value")
+    for i, action in enumerate(actions):
+        action = _object(action, f"actions[{i}]")
+        action_id = _field(action, "action_id", f"actions[{i}]")
+        if action_id == CONFIRM_ACTION:
+            chosen = _field(action, "value", f"actions[{i}]")
+        elif action_id == PICK_ACTION:
+            chosen = _field(_object(action.get("selected_option"), f"actions[{i}].selected_option"),
+                            "value", f"actions[{i}].selected_option")
         else:
             continue
+        action_ts = _field(action, "action_ts", f"actions[{i}]")
         try:
-            context = json.loads(action.get("block_id") or "")
+            context = json.loads(_field(action, "block_id", f"actions[{i}]"))
             ticket_id, predicted, model_version = context["t"], context["c"], context["m"]
         except (ValueError, KeyError, TypeError):
-            raise BadInteraction(f"action {action.get('action_id')} has no ticket context in its block_id") from None
-        if not chosen:
-            raise BadInteraction(f"action {action.get('action_id')} carries no category")
+            raise BadInteraction(f"action {action_id} has no ticket context in its block_id") from None
         events.append(FeedbackEvent(
-            schema_version="1", ticket_id=ticket_id, corrected_category=chosen, previous_category=predicted,
+            schema_version="1", event_id=click_key(action_id, message_ts, user_id, action_ts),
+            ticket_id=ticket_id, corrected_category=chosen, previous_category=predicted,
             model_version=model_version, user=who, channel=where, source="slack",
-            at=now or datetime.now(timezone.utc),
+            at=_slack_time(action_ts, f"actions[{i}].action_ts"),
         ))
     return events
 
 
+class ReplayGuard:
+    """Click keys seen within the signature window (one process; the event id covers the rest)."""
+
+    def __init__(self, window_s: float, clock=time.monotonic, max_keys: int = MAX_REMEMBERED):
+        self.window_s = window_s
+        self._clock = clock
+        self._max_keys = max_keys
+        self._seen: OrderedDict[str, float] = OrderedDict()  # key -> when first seen, oldest first
+
+    def claim(self, key: str) -> bool:
+        """True the first time ``key`` is seen within the window; False for a replay."""
+        now = self._clock()
+        while self._seen and (next(iter(self._seen.values())) < now - self.window_s
+                              or len(self._seen) >= self._max_keys):
+            self._seen.popitem(last=False)
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
+
+    def release(self, key: str) -> None:
+        """Forget ``key`` (its event could not be produced: Slack's retry must get through)."""
+        self._seen.pop(key, None)
+
+
+def parse_request(body: bytes) -> list:
+    """The FeedbackEvents of a signed form body; :class:`BadInteraction` for anything unusable."""
+    try:
+        form = parse_qs(body.decode("utf-8"), strict_parsing=True)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadInteraction(f"the body is not a form: {type(exc).__name__}") from None
+    values = form.get("payload") or []
+    if len(values) != 1:
+        raise BadInteraction(f"expected one payload field, got {len(values)}")
+    try:
+        payload = json.loads(values[0])
+    except (ValueError, RecursionError) as exc:
+        raise BadInteraction(f"payload is not JSON: {type(exc).__name__}") from None
+    try:
+        events = feedback_from_payload(payload)
+        for event in events:
+            event.to_json_bytes()  # text that cannot be encoded (a lone surrogate) fails here, not after the 200
+        return events
+    except BadInteraction:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. a FeedbackEvent field out of contract: the client's problem
+        raise BadInteraction(failure_reason(exc)[1]) from None
+
+
 def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: SlackMetrics) -> web.Application:
     """The aiohttp app; ``producer`` is a started ``AIOKafkaProducer`` (owned by the caller)."""
+    replays = ReplayGuard(slack.replay_window_s)
 
     async def interactivity(request: web.Request) -> web.Response:
         body = await request.read()
@@ -75,14 +190,22 @@ def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: Sl
             log.warning("refused an interactivity request from %s: %s", request.remote, reason)
             return web.Response(status=401, text=reason)
         try:
-            raw = parse_qs(body.decode("utf-8"), strict_parsing=True).get("payload", [""])[0]
-            events = feedback_from_payload(json.loads(raw))
-        except (ValueError, UnicodeDecodeError, BadInteraction) as exc:
-            log.warning("unusable interactivity payload: %s", exc)
-            return web.Response(status=400, text="unusable payload")
+            events = parse_request(body)
+        except BadInteraction as exc:
+            log.warning("unusable interactivity payload: %s", str(exc)[:300])
+            return web.Response(status=400, text=f"unusable payload: {exc}"[:1000])
         for event in events:
-            await producer.send_and_wait(kafka.topic_feedback, key=event.ticket_id.encode(),
-                                         value=event.model_dump_json().encode())
+            if not replays.claim(event.event_id):
+                metrics.requests_rejected.labels(REPLAY).inc()
+                log.warning("replayed click %s on ticket %s ignored", event.event_id, event.ticket_id)
+                continue
+            try:
+                await producer.send_and_wait(kafka.topic_feedback, key=event.ticket_id.encode("utf-8", "replace"),
+                                             value=event.to_json_bytes())
+            except KafkaError as exc:
+                replays.release(event.event_id)
+                log.error("could not produce feedback for ticket %s: %s", event.ticket_id, exc)
+                return web.Response(status=503, text="feedback topic unavailable, retry")
             metrics.feedback_events.inc()
             log.info("feedback: %s %s → %s by %s", event.ticket_id, event.previous_category,
                      event.corrected_category, event.user)

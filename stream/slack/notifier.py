@@ -1,24 +1,27 @@
 """The notifier process: one Slack message per classified ticket, never two.
 
-A plain aiokafka consumer in its own group. Each fetched batch is handled
-event by event (post, skip a duplicate, or dead-letter), and its offsets are
-committed only afterwards, so a crash re-delivers rather than loses; the
-:class:`~stream.slack.dedupe.PostedStore` turns those re-deliveries into
-``duplicate`` instead of a second post.
+A :class:`~stream.downstream.loop.ConsumerLoop` in its own group. Each fetched
+batch is handled event by event (post, skip a duplicate, or dead-letter: an
+invalid event, a message Slack refuses for good, anything that fails for one
+record), and its offsets are committed only afterwards, so a crash
+re-delivers rather than loses; the :class:`~stream.slack.dedupe.PostedStore`
+turns those re-deliveries into ``duplicate`` instead of a second post. Only
+Slack staying unavailable (or the broker, or the store) stops the process.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import sqlite3
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+import aiohttp
+from slack_sdk.errors import SlackApiError
 
 from stream.config import Settings
-from stream.downstream_config import SlackSettings
-from stream.downstream_kafka import consumer_kwargs, dead_letter_json, producer_kwargs
+from stream.downstream.loop import ConsumerLoop
+from stream.downstream.settings import SlackSettings
 from stream.slack.blocks import build_message
 from stream.slack.dedupe import PENDING, POSTED, PostedStore
 from stream.slack.exceptions import SlackPermanentError
@@ -65,33 +68,35 @@ class Notifier:
         if pruned := self.store.prune():
             log.info("forgot %d posted events older than the retention", pruned)
         self.poster = None if slack.dry_run else SlackPoster(make_client(slack), slack, self.metrics)
-        self._producer: AIOKafkaProducer | None = None
 
-    async def handle(self, message) -> str:
-        """Handle one consumed record; returns the outcome (also counted)."""
+    component = COMPONENT
+    # the posted-events store and Slack's history (the crash check) are infrastructure, not the record:
+    # failing them must stop the notifier uncommitted, not dead-letter the ticket
+    infrastructure_errors = (sqlite3.Error, SlackApiError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+    async def handle(self, message) -> None:
+        """Handle one consumed record (raises for one that can never be posted); the outcome is counted."""
         outcome = await self._handle(message)
         self.metrics.messages.labels(outcome).inc()
-        return outcome
+
+    async def flush(self, items) -> list:
+        return []  # every post happens in handle()
+
+    def dead_lettered(self, message, error_code: str) -> None:
+        self.metrics.messages.labels("dead_lettered").inc()
 
     async def _handle(self, message) -> str:
-        from pydantic import ValidationError
         from schemas.models import ClassifiedEvent
 
-        try:
-            event = ClassifiedEvent.model_validate_json(message.value or b"")
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
-            await self._dead_letter(message, "schema_violation", f"{where}: {first.get('msg')}")
-            return "dead_lettered"
-
+        event = ClassifiedEvent.model_validate_json(message.value or b"")
         channel = self.slack.channel_for(event.category, event.needs_human)
         slack_message = build_message(event, channel=channel, labels=self.labels,
                                       ticket_url_template=self.slack.ticket_url_template,
                                       excerpt_chars=self.slack.excerpt_chars)
         if self.poster is None:
-            log.info("dry run (no TICKETS_SLACK_BOT_TOKEN): would post to %s: %s",
-                     channel, json.dumps(slack_message, ensure_ascii=False))
+            log.info("dry run (no TICKETS_SLACK_BOT_TOKEN): would post ticket %s (event %s) to %s",
+                     event.ticket_id, event.event_id, channel)
+            log.debug("dry run message: %s", json.dumps(slack_message, ensure_ascii=False))
             return "dry_run"
 
         if await self._already_posted(event.event_id, channel):
@@ -100,10 +105,9 @@ class Notifier:
         self.store.claim(event.event_id, channel)
         try:
             ts = await self.poster.post(slack_message)
-        except SlackPermanentError as exc:
+        except SlackPermanentError:
             self.store.forget(event.event_id)
-            await self._dead_letter(message, "slack_permanent_error", str(exc))
-            return "dead_lettered"
+            raise
         self.store.confirm(event.event_id, channel, ts)
         log.info("posted ticket %s to %s (ts %s)", event.ticket_id, channel, ts)
         return "posted"
@@ -114,7 +118,8 @@ class Notifier:
             return False
         if record.state == POSTED:
             return True
-        assert record.state == PENDING
+        if record.state != PENDING:
+            raise sqlite3.DataError(f"unknown post state {record.state!r} for event {event_id}")
         # we crashed during the call: Slack may or may not have the message
         ts = await self.poster.find_posted(record.channel, event_id, record.claimed_at - CLAIM_LOOKBACK_S)
         if ts is not None:
@@ -122,38 +127,16 @@ class Notifier:
             return True
         return False
 
-    async def _dead_letter(self, message, error_code: str, reason: str) -> None:
-        log.warning("%s[%d]@%d → DLQ (%s): %s", message.topic, message.partition, message.offset, error_code, reason)
-        await self._producer.send_and_wait(self.settings.kafka.topic_dlq, key=message.key, value=dead_letter_json(
-            error_code=error_code, reason=reason, component=COMPONENT, payload=message.value,
-            topic=message.topic, partition=message.partition, offset=message.offset))
-
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set; offsets are committed after each handled batch."""
-        stop = stop or asyncio.Event()
         kafka = self.settings.kafka
-        consumer = AIOKafkaConsumer(kafka.topic_classified, **consumer_kwargs(kafka, self.slack.group_id))
-        self._producer = AIOKafkaProducer(**producer_kwargs(kafka, f"{self.slack.group_id}-dlq"))
-        await self._producer.start()
-        await consumer.start()
+        loop = ConsumerLoop(self.settings, self, topics=[kafka.topic_classified], group_id=self.slack.group_id,
+                            max_records=50, max_age_s=0.0)
         log.info("notifier consuming %s as %s (%s)", kafka.topic_classified, self.slack.group_id,
                  "dry run" if self.slack.dry_run else self.slack.api_url)
         try:
-            while not stop.is_set():
-                records = await consumer.getmany(timeout_ms=500, max_records=50)
-                offsets: dict[TopicPartition, int] = {}
-                for tp, messages in records.items():
-                    for message in messages:
-                        await self.handle(message)
-                        offsets[tp] = message.offset + 1
-                if offsets:
-                    try:
-                        await consumer.commit(offsets)
-                    except (CommitFailedError, IllegalStateError) as exc:
-                        log.warning("commit failed after a rebalance (%s); re-deliveries will be skipped", exc)
+            await loop.run(stop)
         finally:
-            await consumer.stop()
-            await self._producer.stop()
             if self.poster is not None:
                 await self.poster.close()
             self.store.close()

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from stream.downstream_config import SlackSettings
+from stream.downstream.settings import SlackSettings
 from stream.slack.exceptions import SlackPermanentError, SlackUnavailable
 from stream.slack.metrics import SlackMetrics
 

@@ -5,8 +5,8 @@ import asyncio
 import logging
 
 from stream.config import ConfigError, Settings
-from stream.downstream_config import SlackSettings
-from stream.downstream_service import run_consumer, serve_metrics, stop_event_on_signals
+from stream.downstream.settings import SlackSettings
+from stream.downstream.process import run_consumer, serve_metrics, stop_event_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ async def _serve_interactivity(settings: Settings, slack: SlackSettings) -> None
     from aiohttp import web
     from aiokafka import AIOKafkaProducer
 
-    from stream.downstream_kafka import producer_kwargs
+    from stream.downstream.clients import producer_kwargs
     from stream.slack.interactivity import PATH, create_app
     from stream.slack.metrics import create
     from stream.topics import ensure_topics

@@ -130,8 +130,9 @@ def test_raw_ticket_to_slack_and_snowflake_and_back_as_feedback(
         other = next(o["value"] for o in select["options"] if o["value"] != context["c"])
         payload = {"type": "block_actions", "user": {"id": "U1", "username": "carol"},
                    "channel": {"id": message["channel"], "name": "it-somewhere"},
+                   "container": {"type": "message", "message_ts": message["ts"]},
                    "actions": [{"action_id": PICK_ACTION, "block_id": actions["block_id"],
-                                "selected_option": {"value": other}}]}
+                                "action_ts": f"{time.time():.6f}", "selected_option": {"value": other}}]}
         body = urlencode({"payload": json.dumps(payload)}).encode()
         ts = str(int(time.time()))
         request = Request(f"http://127.0.0.1:{port}/slack/interactivity", data=body, method="POST", headers={

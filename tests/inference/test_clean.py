@@ -170,7 +170,7 @@ def test_multi_turn_email_thread_keeps_only_new_content_per_message():
         {"role": "requester", "text": "Automatic reply: I am out of the office"},
     ]}
     conv = flatten_conversation(ticket)
-    assert conv.text == "re: monitor request could you order two 27 inch monitors for the new starters? " \
+    assert conv.text == "monitor request could you order two 27 inch monitors for the new starters? " \
                         "agent: approved, ordering now."
     assert conv.auto_replies == 1 and conv.human_messages == 2 and not conv.auto_generated
 

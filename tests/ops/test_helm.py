@@ -353,7 +353,7 @@ def _settings_the_code_reads() -> set[str]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_rendered_settings_are_ones_the_code_reads_and_accepts(chart, scenario):
     from stream.config import Settings
-    from stream.downstream_config import SlackSettings, SnowflakeSettings
+    from stream.downstream.settings import SlackSettings, SnowflakeSettings
 
     docs = render(chart, scenario_values(scenario))
     known = _settings_the_code_reads()

@@ -50,6 +50,10 @@ def _classified():
     return json.loads((EXAMPLES / "classified_event" / "confident.json").read_text("utf-8"))
 
 
+def _classified_v2():
+    return json.loads((EXAMPLES / "classified_event" / "german_email.json").read_text("utf-8"))
+
+
 def _dead_letter():
     return json.loads((EXAMPLES / "dead_letter_event" / "invalid_json.json").read_text("utf-8"))
 
@@ -87,8 +91,14 @@ BROKEN = [
     ("classified_event", _classified, ["needs_human"], "no", "needs_human"),
     ("classified_event", _classified, ["top_k", 0, "probability"], -0.1, "top_k[0].probability"),
     ("classified_event", _classified, ["excerpt"], "x" * 281, "excerpt"),
+    ("classified_event", _classified, ["schema_version"], "3", "schema_version"),
+    ("classified_event", _classified_v2, ["language"], _DELETE, "language"),
+    ("classified_event", _classified_v2, ["language"], None, "language"),
+    ("classified_event", _classified_v2, ["language"], "de-DE", "language"),
+    ("classified_event", _classified, ["language"], "German", "language"),
     ("feedback_event", _feedback, ["source"], "email", "source"),
     ("feedback_event", _feedback, ["user"], _DELETE, "user"),
+    ("feedback_event", _feedback, ["event_id"], "not-a-hex-id", "event_id"),
     ("dead_letter_event", _dead_letter, ["error_code"], "oops", "error_code"),
     ("dead_letter_event", _dead_letter, ["offset"], -1, "offset"),
     ("dead_letter_event", _dead_letter, ["partition"], "2", "partition"),
@@ -114,3 +124,24 @@ def test_unknown_fields_are_tolerated_by_both():
     document = _ticket() | {"x_upstream_queue": "L2"}
     validate_json_schema("ticket_event", document)
     assert parse_event("ticket_event", document).ticket_id == document["ticket_id"]
+
+
+def test_classified_event_v1_without_language_is_still_valid_for_both():
+    document = _classified()
+    assert document["schema_version"] == "1" and "language" not in document
+    validate_json_schema("classified_event", document)
+    assert parse_event("classified_event", document).language is None
+    # The version-1 schema file stays as it was: v1 consumers keep validating v1 events.
+    assert load_schema("classified_event", 1)["properties"]["schema_version"] == {"const": "1"}
+
+
+def test_classified_event_v2_carries_language_and_is_what_the_model_writes():
+    from schemas import ClassifiedEvent
+
+    document = _classified_v2()
+    validate_json_schema("classified_event", document)
+    assert parse_event("classified_event", document).language == "de"
+    fresh = {k: v for k, v in document.items() if k != "schema_version"}
+    written = json.loads(ClassifiedEvent.model_validate(fresh).model_dump_json())
+    assert written["schema_version"] == "2" and written["language"] == "de"
+    validate_json_schema("classified_event", written)

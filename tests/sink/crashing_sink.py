@@ -11,17 +11,18 @@ import sys
 from pathlib import Path
 
 from stream.config import Settings
-from stream.downstream_config import SnowflakeSettings
+from stream.downstream.loop import ConsumerLoop
+from stream.downstream.settings import SnowflakeSettings
 from stream.sink.runner import SnowflakeSink
 
 
-async def _hang_instead_of_committing(self, drained) -> None:
-    Path(sys.argv[1]).write_text(str(drained.row_count))
+async def _hang_instead_of_committing(self, offsets) -> None:
+    Path(sys.argv[1]).write_text(str(sum(offsets.values())))
     await asyncio.sleep(3600)
 
 
 def main() -> None:
-    SnowflakeSink._commit = _hang_instead_of_committing
+    ConsumerLoop._commit = _hang_instead_of_committing
     sink = SnowflakeSink(Settings.from_env(), SnowflakeSettings.from_env())
     asyncio.run(sink.run())
 

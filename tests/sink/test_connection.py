@@ -7,7 +7,7 @@ import logging
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from stream.downstream_config import SnowflakeSettings
+from stream.downstream.settings import SnowflakeSettings
 from stream.sink.connection import connect, connection_kwargs
 
 

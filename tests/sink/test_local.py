@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from stream.broker import free_port
-from stream.downstream_config import SnowflakeSettings
+from stream.downstream.settings import SnowflakeSettings
 from stream.sink.connection import connect
 
 ROOT = Path(__file__).resolve().parents[2]

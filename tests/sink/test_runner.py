@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 from schemas.models import DeadLetterEvent
-from stream.downstream_config import SnowflakeSettings
+from stream.downstream.settings import SnowflakeSettings
 from stream.sink import metrics as sink_metrics
 from stream.sink.runner import SnowflakeSink
-from tests.downstream import (
+from tests.fixtures.downstream import (
     as_records, classified_event, committed_offsets, consume_all, feedback_event, produce, settings_for, wait_until,
 )
 
@@ -208,3 +208,55 @@ def test_transient_errors_are_retried_with_backoff(kafka_bootstrap, kafka_topics
     assert failures["left"] == 0
     assert sink.metrics.registry.get_sample_value("tickets_sink_failures_total", {"table": table}) == 2
     assert _count(snowflake_connection, table) == 5
+
+
+def test_hostile_records_are_dead_lettered_and_the_rows_behind_them_written(
+        kafka_bootstrap, kafka_topics, kafka_group_id, snowflake_env, snowflake_connection):
+    """Cases 2 and 3, a row Snowflake refuses inside a good batch, a generated sample: the sink stays up."""
+    from tests.fixtures.hostile_records import CONTROL_BYTES, classified_values, known_hostile_classified, sample
+
+    generated = sample(classified_values, 6)
+    settings = settings_for(kafka_bootstrap, kafka_topics(1))
+    snowflake = SnowflakeSettings.from_env(_sink_env(snowflake_env, kafka_group_id("sink")))
+    table, topic = snowflake.table_classified, settings.kafka.topic_classified
+    known = [value for _, value in known_hostile_classified()]
+    good = [classified_event(f"G-{i}") for i in range(8)]
+    # the refused row (an infinite float) sits between good rows of the same batch: split, not dropped
+    records = ([(b"k", value) for value in known + generated] + as_records(good[:4])
+               + [(b"H-INF", known[2])] + as_records(good[4:]))
+
+    async def scenario():
+        await produce(kafka_bootstrap, topic, records)  # one partition: the good rows are behind the hostile ones
+        sink = SnowflakeSink(settings, snowflake, metrics=sink_metrics.create())
+        stop = asyncio.Event()
+        task = asyncio.create_task(sink.run(stop))
+
+        def handled() -> float:
+            rejected = sink.metrics.registry.get_sample_value("tickets_sink_rejected_total", {"table": table}) or 0
+            return rejected + _written(sink, table)
+
+        await wait_until(lambda: task.done() or handled() >= len(records), 40, what="every record handled")
+        alive = not task.done()
+        stop.set()
+        await task
+        committed = await committed_offsets(kafka_bootstrap, snowflake.group_id, [topic], partitions=1)
+        rejected = sink.metrics.registry.get_sample_value("tickets_sink_rejected_total", {"table": table})
+        dlq = await consume_all(kafka_bootstrap, settings.kafka.topic_dlq, expected=int(rejected))
+        return sink, alive, committed, dlq
+
+    sink, alive, committed, dlq = asyncio.run(scenario())
+    assert alive, generated
+    assert sum(committed.values()) == len(records)
+    ids = {r[0] for r in snowflake_connection.cursor().execute(f"SELECT TICKET_ID FROM {table}").fetchall()}
+    assert {e["ticket_id"] for e in good} <= ids and not ids & {"H-YEAR-ONE", "H-INF", "H-HUGE", "H-SURROGATE"}
+    letters = {letter.offset: letter for letter in (DeadLetterEvent.model_validate_json(r.value) for r in dlq)}
+    assert all(letter.error_code == "sink_rejected" and letter.reason and letter.component == "sink"
+               for letter in letters.values())
+    assert all(len(r.value) <= 512 * 1024 for r in dlq)
+    assert set(range(len(known))) <= set(letters)  # every known hostile record, by its offset
+    assert letters[0].payload_bytes == len(CONTROL_BYTES) and letters[0].payload_truncated       # case 2
+    assert "OverflowError" in letters[1].reason                                                   # case 3
+    refused = letters.get(len(known) + len(generated) + 4)
+    assert refused and "Snowflake refused the row" in refused.reason  # found by splitting its batch
+    assert "Snowflake refused the row" in letters[2].reason
+    assert len(letters) + _written(sink, table) == len(records), generated

@@ -1,11 +1,12 @@
 """The sink's tables on the local emulation through the real connector: MERGE, VARIANT, UTC, the labels view."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from schemas.models import ClassifiedEvent, FeedbackEvent
-from stream.sink.snowflake import SnowflakeTables, classified_row, feedback_row
-from tests.downstream import classified_event, feedback_event
+from stream.sink.snowflake import SnowflakeTables, classified_row, classified_table, feedback_row
+from tests.fixtures.downstream import classified_event, feedback_event
 
 LOADED = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
@@ -70,3 +71,33 @@ def test_labels_view_prefers_the_latest_human_correction(snowflake_connection, s
         f"SELECT TICKET_ID, LABEL, LABEL_SOURCE, PREDICTED_CATEGORY FROM {tables.view} ORDER BY TICKET_ID").fetchall()
     assert rows == [("T-0", "Access", "human", "Storage"), ("T-1", "Storage", "human", "Storage"),
                     ("T-2", "Storage", "model", "Storage")]
+
+
+def test_language_is_stored_and_shown_in_the_labels_view(snowflake_connection, snowflake_settings):
+    tables = _tables(snowflake_connection, snowflake_settings)
+    v2 = classified_event("T-DE", schema_version="2", language="de")
+    v1 = classified_event("T-OLD")  # a version-1 event has no language: NULL, not a failure
+    tables.merge(tables.classified, [classified_row(ClassifiedEvent.model_validate(e), 0, i, LOADED)
+                                     for i, e in enumerate([v2, v1])])
+    cursor = snowflake_connection.cursor()
+    stored = cursor.execute(f"SELECT TICKET_ID, LANGUAGE FROM {tables.classified.name} ORDER BY TICKET_ID").fetchall()
+    assert stored == [("T-DE", "de"), ("T-OLD", None)]
+    viewed = cursor.execute(f"SELECT LANGUAGE FROM {tables.view} WHERE TICKET_ID = 'T-DE'").fetchone()
+    assert viewed == ("de",)
+
+
+def test_ensure_adds_the_language_column_to_a_table_from_an_older_version(snowflake_connection, snowflake_settings):
+    new_spec = classified_table(snowflake_settings.table_classified)
+    old_spec = replace(new_spec, columns=tuple(c for c in new_spec.columns if c.name != "LANGUAGE"))
+    language_at = [c.name for c in new_spec.columns].index("LANGUAGE")
+    cursor = snowflake_connection.cursor()
+    cursor.execute(old_spec.create_sql())
+    old_row = classified_row(ClassifiedEvent.model_validate(classified_event("T-BEFORE")), 0, 0, LOADED)
+    cursor.execute(old_spec.merge_sql(1), [v for i, v in enumerate(old_row) if i != language_at])
+    tables = _tables(snowflake_connection, snowflake_settings)  # the new sink starts on the old table
+    tables.merge(tables.classified, [classified_row(ClassifiedEvent.model_validate(
+        classified_event("T-AFTER", schema_version="2", language="fr")), 0, 1, LOADED)])
+    rows = cursor.execute(f"SELECT TICKET_ID, LANGUAGE, CATEGORY FROM {tables.classified.name} "
+                          "ORDER BY TICKET_ID").fetchall()
+    assert rows == [("T-AFTER", "fr", "Access"), ("T-BEFORE", None, "Access")]
+    assert cursor.execute(f"SELECT LANGUAGE FROM {tables.view} WHERE TICKET_ID = 'T-AFTER'").fetchone() == ("fr",)

@@ -7,7 +7,7 @@ from pathlib import Path
 from schemas.models import ClassifiedEvent, FeedbackEvent
 from stream.sink.connection import connection_kwargs
 from stream.sink.snowflake import SnowflakeTables, classified_row, feedback_row
-from tests.downstream import classified_event, feedback_event
+from tests.fixtures.downstream import classified_event, feedback_event
 from training.config import FeedbackConfig
 from training.sources import SnowflakeSource, load_corrections
 

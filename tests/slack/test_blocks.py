@@ -5,7 +5,7 @@ import json
 
 from schemas.models import ClassifiedEvent
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION, build_message, escape, shorten
-from tests.downstream import classified_event
+from tests.fixtures.downstream import classified_event
 
 TEMPLATE = "https://desk.example.com/t/{ticket_id}"
 LABELS = ("Access", "Hardware", "Storage", "Purchase")
@@ -68,3 +68,15 @@ def test_shorten_and_escape():
     assert shorten("a  b\n c", 10) == "a b c"
     assert len(shorten("x" * 50, 10)) <= 10
     assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+def _source_field(msg) -> str:
+    fields = next(b["fields"] for b in msg["blocks"] if "fields" in b)
+    return next(f["text"] for f in fields if f["text"].startswith("*Source*"))
+
+
+def test_the_ticket_s_language_is_shown_next_to_its_source():
+    _, msg = _message(schema_version="2", language="de", source="email")
+    assert _source_field(msg) == "*Source*\nemail · language `de`"
+    _, old = _message()  # a version-1 event has no language: nothing invented
+    assert _source_field(old) == "*Source*\nchat"

@@ -6,10 +6,10 @@ import json
 import logging
 
 from schemas.models import DeadLetterEvent
-from stream.downstream_config import SlackSettings
+from stream.downstream.settings import SlackSettings
 from stream.slack import metrics as slack_metrics
 from stream.slack.notifier import Notifier
-from tests.downstream import (
+from tests.fixtures.downstream import (
     as_records, classified_event, committed_offsets, consume_all, produce, settings_for, wait_until,
 )
 from tests.slack.conftest import CHANNELS
@@ -145,17 +145,24 @@ def test_a_claim_left_by_a_crash_mid_post_is_resolved_from_slack_metadata(kafka_
 def test_without_a_token_it_logs_what_it_would_post(kafka_bootstrap, kafka_topics, fake_slack, slack_env, caplog):
     settings = settings_for(kafka_bootstrap, kafka_topics(2))
     env = {k: v for k, v in slack_env.items() if k != "TICKETS_SLACK_BOT_TOKEN"}
+    event = classified_event("T-DRY", category="Hardware", subject="printer on floor 3 jams")
 
     async def scenario():
-        await produce(kafka_bootstrap, settings.kafka.topic_classified, as_records([classified_event("T-DRY", category="Hardware")]))
+        await produce(kafka_bootstrap, settings.kafka.topic_classified, as_records([event]))
         notifier = _notifier(settings, env)
         await _run_until(notifier, lambda: _counter(notifier.metrics, "dry_run") == 1)
 
-    with caplog.at_level(logging.INFO, logger="stream.slack.notifier"):
+    with caplog.at_level(logging.DEBUG, logger="stream"):
         asyncio.run(scenario())
     assert fake_slack.calls == []
     line = next(r.getMessage() for r in caplog.records if "would post" in r.getMessage())
     assert "#it-hardware" in line and "T-DRY" in line and "xoxb" not in line
+    # logging promises no ticket text at INFO: subject and excerpt only at DEBUG
+    texts = [event["subject"], event["excerpt"][:40]]
+    info = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    debug = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
+    assert all(text not in info for text in texts), info
+    assert all(text in debug for text in texts)
 
 
 def test_slack_staying_down_stops_the_notifier_without_committing(kafka_bootstrap, kafka_topics, fake_slack, slack_env):
@@ -206,3 +213,58 @@ def test_a_post_that_failed_after_slack_accepted_it_is_not_repeated(kafka_bootst
     assert len(fake_slack.posted()) == 1
     assert [c.status for c in fake_slack.calls_to("chat.postMessage")] == [500]  # found, so never re-sent
     assert len(fake_slack.calls_to("conversations.history")) == 1
+
+
+def test_hostile_records_are_dead_lettered_and_the_good_ones_behind_them_posted(
+        kafka_bootstrap, kafka_topics, fake_slack, slack_env):
+    """Cases 2 and 6 and a generated sample, then good events: the notifier stays up and posts what it can."""
+    from tests.fixtures.hostile_records import CONTROL_BYTES, INJECTED_TICKET_ID, classified_values, sample
+    from tests.slack.harmless import assert_harmless
+
+    generated = sample(classified_values, 6)
+
+    settings = settings_for(kafka_bootstrap, kafka_topics(1))
+    hostile = [CONTROL_BYTES, b"{not json", *generated]
+    injected = json.dumps(classified_event(INJECTED_TICKET_ID)).encode()
+    good = [classified_event(f"T-GOOD-{i}") for i in range(3)]
+    records = [(b"k", value) for value in hostile] + [(INJECTED_TICKET_ID.encode(), injected)] + as_records(good)
+    invalid = sum(1 for value in hostile if not _valid(value))
+
+    async def scenario():
+        # one partition keeps the order: every good event is *behind* the hostile ones
+        await produce(kafka_bootstrap, settings.kafka.topic_classified, records)
+        notifier = _notifier(settings, slack_env | {"TICKETS_SLACK_GROUP_ID": f"{slack_env['TICKETS_SLACK_GROUP_ID']}-h"})
+        stop = asyncio.Event()
+        task = asyncio.create_task(notifier.run(stop))
+
+        def handled() -> float:
+            return sum(_counter(notifier.metrics, o) for o in ("posted", "duplicate", "dead_lettered"))
+
+        await wait_until(lambda: task.done() or handled() == len(records), 30, what="every record handled")
+        alive = not task.done()
+        stop.set()
+        await task
+        dlq = await consume_all(kafka_bootstrap, settings.kafka.topic_dlq, expected=invalid)
+        return notifier, alive, dlq
+
+    notifier, alive, dlq = asyncio.run(scenario())
+    assert alive, generated
+    assert _counter(notifier.metrics, "dead_lettered") == invalid == len(dlq), generated
+    letters = [DeadLetterEvent.model_validate_json(r.value) for r in dlq]
+    assert all(letter.reason and len(r.value) <= 512 * 1024 for letter, r in zip(letters, dlq))
+    control = next(letter for letter in letters if letter.payload_bytes == len(CONTROL_BYTES))
+    assert control.payload_truncated and control.error_code == "schema_violation"
+    posted = {m["metadata"]["event_payload"]["ticket_id"]: m for m in fake_slack.posted()}
+    assert {e["ticket_id"] for e in good} | {INJECTED_TICKET_ID} <= set(posted)
+    for message in posted.values():
+        assert_harmless(message, notifier.slack.ticket_url_template)
+
+
+def _valid(value: bytes) -> bool:
+    from schemas.models import ClassifiedEvent
+
+    try:
+        ClassifiedEvent.model_validate_json(value)
+        return True
+    except ValueError:
+        return False

@@ -13,6 +13,7 @@ CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 CONTRACT = {  # docs/architecture.md, "Metrics"
     "tickets_consumed_total": ("counter", set()),
     "tickets_classified_total": ("counter", {"category"}),
+    "tickets_classified_by_language_total": ("counter", {"language"}),
     "tickets_dead_lettered_total": ("counter", {"reason"}),
     "tickets_abstained_total": ("counter", {"category"}),
     "tickets_batch_size": ("histogram", set()),
@@ -39,6 +40,7 @@ def _exported(metrics) -> dict[str, tuple[str, set]]:
 def _touch_everything(metrics):
     metrics.consumed.inc()
     metrics.classified.labels(category="Access").inc()
+    metrics.count_language("de")
     metrics.dead_lettered.labels(reason="invalid_json").inc()
     metrics.abstained.labels(category="Access").inc()
     metrics.batch_size.observe(3)
@@ -84,3 +86,13 @@ def test_catalogue_lists_every_worker_metric_with_its_type_and_labels():
             rows[match.group(1)] = (match.group(2), set(re.findall(r"`(\w+)`", match.group(3))))
     for name, (kind, labels) in CONTRACT.items():
         assert rows.get(name) == (kind, labels), name
+
+
+def test_language_label_is_bounded_to_the_configured_set_other_and_und():
+    metrics = create(CollectorRegistry())
+    for lang in ["de", "de", "en", "ja", "zh", "und", None, "xx"]:
+        metrics.count_language(lang)
+    samples = {s.labels["language"]: s.value for family in text_string_to_metric_families(metrics.render().decode())
+               if family.name == "tickets_classified_by_language" for s in family.samples
+               if s.name.endswith("_total")}
+    assert samples == {"de": 2, "en": 1, "other": 3, "und": 2}

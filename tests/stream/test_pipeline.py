@@ -127,3 +127,21 @@ def test_the_same_ticket_gets_the_same_answer_as_the_predictor(predictor):
     results, _ = _classify(predictor, tickets)
     direct = predictor.classify_tickets(tickets)
     assert [r.category for r in results] == [d.category for d in direct]
+
+
+def test_events_carry_the_producer_s_language_or_the_detected_one(predictor):
+    now = datetime.now(timezone.utc).isoformat()
+
+    def ticket(ticket_id, text, lang=None):
+        doc = text_ticket({"text": text, "ticket_id": ticket_id, "created_at": now})
+        return parse_ticket(doc | ({"language": lang} if lang else {}))
+
+    tickets = [ticket("sent", "my printer on floor 3 is jammed again, please send someone", "de-DE"),
+               ticket("de", "Hallo, mein Drucker im dritten Stock druckt seit heute Morgen nicht mehr."),
+               ticket("short", "vpn?"),
+               ticket("other", "プリンターが動きません。三階のプリンターです。", "ja")]
+    results, _ = _classify(predictor, tickets)
+    assert [r.language for r in results] == ["de", "de", "und", "ja"]
+    for result in results:
+        assert result.schema_version == "2"
+        validate_json_schema("classified_event", json.loads(result.model_dump_json()))

@@ -66,3 +66,25 @@ def _write(tmp_path, frame):
     path = tmp_path / "t.csv.gz"
     frame.to_csv(path, index=False)
     return path
+
+
+def test_rows_with_whole_documents_are_sent_as_they_are(kafka_bootstrap, kafka_topics):
+    from stream.replay import Rows
+
+    topics = kafka_topics(partitions=1)
+    settings = Settings.from_env({"TICKETS_KAFKA_BOOTSTRAP": kafka_bootstrap, **topics.env()})
+    document = {"schema_version": "1", "ticket_id": "mail-de-1", "source": "email", "language": "de-DE",
+                "subject": "AW: Drucker", "messages": [{"role": "requester", "text": "Der Drucker streikt."},
+                                                       {"role": "agent", "text": "Welcher Drucker?"}],
+                "created_at": "2020-01-01T00:00:00Z"}
+    rows = Rows(indices=[0, -1], texts=["vpn down", ""], labels=["Access", "Hardware"], events=[None, document])
+    stats = asyncio.run(replay(settings, rows, rate=0, id_prefix="mix", progress=False))
+    assert stats.sent == 2
+    records = asyncio.run(read_topic(kafka_bootstrap, topics.raw, lambda recs: len(recs) >= 2, 30))
+    sent = {json.loads(r.value)["ticket_id"]: json.loads(r.value) for r in records}
+    assert set(sent) == {"mix-0000000", "mail-de-1"}
+    mail = sent["mail-de-1"]
+    assert {k: v for k, v in mail.items() if k != "created_at"} == {k: v for k, v in document.items()
+                                                                    if k != "created_at"}
+    assert mail["created_at"] > "2026"  # stamped at sending, so latency is measured from the publish
+    validate_json_schema("ticket_event", mail)

@@ -43,3 +43,16 @@ def test_slices_and_report():
 def test_labels_unknown_to_the_model_count_as_errors():
     m = compute_metrics(["a", "zzz"], PROBA[:2], LABELS, [False, False])
     assert m["unknown_labels"] == 1 and m["accuracy"] == pytest.approx(0.5)
+
+
+def test_per_language_slices_and_their_report_lines():
+    texts = ["short one", "w " * 200, "medium " * 30, "tiny"]
+    langs = ["en", "de", "en", "und"]
+    s = slice_metrics(texts, Y, PROBA, LABELS, ABSTAIN, languages=langs)
+    assert {k for k in s if k.startswith("language:")} == {"language:en", "language:de", "language:und"}
+    assert s["language:en"]["n"] == 2 and s["language:en"]["accuracy"] == pytest.approx(1.0)  # rows 0 and 2
+    assert s["language:de"]["accuracy"] == pytest.approx(0.0) and s["language:und"]["accuracy"] == pytest.approx(0.0)
+    assert not any(k.startswith("language:") for k in slice_metrics(texts, Y, PROBA, LABELS, ABSTAIN))
+    report = format_report(compute_metrics(Y, PROBA, LABELS, ABSTAIN) | {"slices": s})
+    lines = report.splitlines()
+    assert any(line.split()[:2] == ["en", "100.00"] for line in lines), report

@@ -1,10 +1,10 @@
-"""A batch of rows waiting to be written, and the offsets it will let us commit.
+"""A batch of handled records waiting for their side effect, and the offsets it will let us commit.
 
 The shape is quix-streams' ``BatchingSink``: records are *added* as they are
 consumed, the batch is *flushed* when it is full or old enough, and only a
 confirmed flush lets the consumer commit the offsets the batch covers. A
-record that yields no row (sent to the DLQ) still moves its partition's
-offset forward, so it is covered by the next commit too.
+record that yields no row (posted at once, or sent to the DLQ) still moves
+its partition's offset forward, so it is covered by the next commit too.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from stream.config import ConfigError
-from stream.downstream_config import SlackSettings, SnowflakeSettings
+from stream.downstream.settings import SlackSettings, SnowflakeSettings
 
 
 def test_defaults_are_the_embedded_ones():

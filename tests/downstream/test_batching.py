@@ -1,7 +1,7 @@
 """The batch: due by size or by age, and it covers every offset it saw (rows or not)."""
 from __future__ import annotations
 
-from stream.sink.batching import Batch
+from stream.downstream.batching import Batch
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""Kafka plumbing shared by the downstream consumers (notifier, sink, interactivity).
+"""Kafka client settings shared by the downstream consumers (notifier, sink, interactivity).
 
 They are plain aiokafka clients with manual commits rather than Faust agents:
 "commit only after the side effect is confirmed" is then a line of code we
@@ -30,11 +30,3 @@ def producer_kwargs(kafka: KafkaSettings, client_id: str) -> dict[str, Any]:
     """A producer whose sends are acknowledged by every in-sync replica before we move on."""
     return aiokafka_client_config(kafka, client_id=client_id) | {"acks": "all"}
 
-
-def dead_letter_json(*, error_code: str, reason: str, component: str, payload: bytes | None,
-                     topic: str, partition: int, offset: int, max_payload_bytes: int | None = None) -> bytes:
-    """A ``DeadLetterEvent`` as JSON bytes, built by :func:`stream.dlq.make_dead_letter` like the worker's."""
-    from stream.dlq import make_dead_letter
-
-    return make_dead_letter(error_code, reason, payload, topic=topic, partition=partition, offset=offset,
-                            component=component, max_payload_bytes=max_payload_bytes).to_json_bytes()
