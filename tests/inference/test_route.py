@@ -107,6 +107,19 @@ def test_trained_version_records_and_serves_the_route(routed_version, e5_embedde
     assert [p.category for p in predictor.predict(english)] == sorted(VOCAB)
 
 
+def test_the_route_leaves_the_main_model_untouched(routed_version, e5_embedders_root, tmp_path):
+    """Same data and seed with the route off: the same booster, lexical model and thresholds."""
+    plain = train_into(tmp_path, synthetic_frame(per_label=40), embedder_dir=e5_embedders_root,
+                       lightgbm={**ONE_THREAD, "min_data_in_leaf": 5}, data={"test_fraction": 0.25},
+                       route={"enabled": False})
+    routed = json.loads((routed_version / MANIFEST).read_text())
+    manifest = json.loads((plain.path / MANIFEST).read_text())
+    assert manifest["route"] is None and ROUTE_BOOSTER not in manifest["files"]
+    for name in ("booster.txt", "thresholds.json", "neighbours.npz"):
+        assert manifest["files"][name] == routed["files"][name]
+    assert manifest["blend"] == routed["blend"]
+
+
 def test_a_version_without_a_route_still_loads(routed_version, e5_embedders_root, tmp_path):
     old = tmp_path / "old"
     old.mkdir()
@@ -147,3 +160,10 @@ def test_a_damaged_route_is_refused(routed_version, e5_embedders_root, tmp_path,
     assert file_sha256(broken / "booster.txt") == manifest["files"]["booster.txt"]
     with pytest.raises(ModelLoadError, match=message):
         Predictor.load(broken, e5_embedders_root)
+
+
+def test_no_route_without_an_e5_block_to_fall_back_on(lexical_version):
+    root, version = lexical_version
+    manifest = json.loads((root / version / MANIFEST).read_text())
+    assert manifest["feature_blocks"] == ["lexical"] and manifest["route"] is None
+    assert ROUTE_BOOSTER not in manifest["files"] and Predictor.load(root / version).route is None
