@@ -157,6 +157,19 @@ class BlendConfig:
 
 
 @dataclass(frozen=True)
+class RouteConfig:
+    """Lexical-coverage routing (stream/inference/route.py): a second, language-agnostic booster
+    (every block but lexical) takes over as the share of a ticket's words known to the TF-IDF
+    vocabulary falls from ``high`` to ``low``. Needs the lexical block and an e5 block. The
+    bounds sit below every English ticket of the shipped data (lowest coverage 0.74), so the
+    route never touches text of the language(s) trained on."""
+
+    enabled: bool = True
+    low: float = 0.3
+    high: float = 0.6
+
+
+@dataclass(frozen=True)
 class ThresholdConfig:
     target_precision: float = 0.90             # per class, on validation data
     min_support: int = 5                       # fewer validation predictions → no abstention for the class
@@ -173,6 +186,7 @@ class TrainConfig:
     resample: ResampleConfig = ResampleConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
     blend: BlendConfig = BlendConfig()
+    route: RouteConfig = RouteConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
     seed: int = 42
 
@@ -198,6 +212,8 @@ class TrainConfig:
             raise ConfigError("blend weights must be a non-empty list of numbers in [0, 1]")
         if self.neighbours.k < 1 or self.neighbours.sharpness < 0 or self.neighbours.max_reference < 1:
             raise ConfigError("neighbours.k and neighbours.max_reference must be >= 1, neighbours.sharpness >= 0")
+        if not 0 <= self.route.low <= self.route.high <= 1:
+            raise ConfigError("route.low and route.high must satisfy 0 <= low <= high <= 1")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self

@@ -14,6 +14,7 @@ import numpy as np
 
 from stream.inference.blend import Blend
 from stream.inference.features import assemble_features, lexical_scores, linear_scores, needs_embedder
+from stream.inference.route import Route
 
 from .blend import choose_blend
 from .booster import train_booster
@@ -40,6 +41,8 @@ class FitResult:
     val_proba: np.ndarray
     val_y: np.ndarray
     rows: dict
+    route: Route | None = None
+    route_booster: object | None = None
 
 
 def booster_proba(booster, X: np.ndarray) -> np.ndarray:
@@ -100,6 +103,31 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
     thresholds = choose_thresholds(val_proba, y_val, label_names, config.thresholds)
     rows = {"fit": int(len(fit_idx)), "validation": int(len(val_idx)), "booster_rows_after_resampling":
             int(len(y_res)), "best_iteration": int(booster.best_iteration or booster.current_iteration())}
+    route = route_booster = None
+    if routable(config):
+        route, route_booster = fit_route(config, fit_values, y_fit, val_values, y_val, len(label_names), progress)
+        rows["route_best_iteration"] = int(route_booster.best_iteration or route_booster.current_iteration())
     return FitResult(labels=label_names, booster=booster, lexical=lexical, embedding_linear=embedding_linear,
                      neighbours=neighbours, thresholds=thresholds, blend=blend,
-                     val_proba=val_proba, val_y=y_val, rows=rows)
+                     val_proba=val_proba, val_y=y_val, rows=rows, route=route, route_booster=route_booster)
+
+
+def routable(config: TrainConfig) -> bool:
+    """The route needs the lexical block (its vocabulary) and at least one e5 block to fall back on."""
+    blocks = config.feature_blocks
+    return config.route.enabled and "lexical" in blocks and needs_embedder([b for b in blocks if b != "lexical"])
+
+
+def fit_route(config: TrainConfig, fit_values: dict, y_fit: np.ndarray, val_values: dict, y_val: np.ndarray,
+              n_labels: int, progress: bool = True):
+    """The language-agnostic booster (stream/inference/route.py): the same rows, every block but lexical.
+
+    It reuses the blocks already computed for the main booster, so it costs one more boosting run.
+    """
+    route = Route(config.route.low, config.route.high,
+                  tuple(b for b in config.feature_blocks if b != "lexical"))
+    X_fit = assemble_features(route.blocks, fit_values)
+    X_res, y_res = resample(X_fit, y_fit, config.resample, config.seed)
+    booster = train_booster(X_res, y_res, assemble_features(route.blocks, val_values), y_val, n_labels,
+                            config.lightgbm, config.seed, progress)
+    return route, booster

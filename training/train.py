@@ -25,8 +25,8 @@ import pandas as pd
 
 from stream.inference.clean import PREPROCESSING_VERSION
 from stream.inference.features import needs_embedder
-from stream.inference.predictor import (BOOSTER, EMBEDDING_LINEAR, LEXICAL, MANIFEST, NEIGHBOURS, THRESHOLDS,
-                                        Predictor, file_sha256)
+from stream.inference.predictor import (BOOSTER, EMBEDDING_LINEAR, LEXICAL, MANIFEST, NEIGHBOURS, ROUTE_BOOSTER,
+                                        THRESHOLDS, Predictor, file_sha256)
 from stream.inference.registry import Registry
 
 from .card import write_model_card
@@ -114,6 +114,10 @@ def _write_artifacts(staging: Path, fit: FitResult) -> list[str]:
     if fit.neighbours is not None:
         fit.neighbours.save(staging / NEIGHBOURS)
         names.append(NEIGHBOURS)
+    if fit.route_booster is not None:
+        fit.route_booster.save_model(str(staging / ROUTE_BOOSTER),
+                                     num_iteration=fit.route_booster.best_iteration or None)
+        names.append(ROUTE_BOOSTER)
     with open(staging / "precision_coverage.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(as_rows(fit.thresholds)[0]))
         writer.writeheader()
@@ -177,6 +181,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
             },
             "params": config.as_dict(),
             "blend": fit.blend.as_dict() if fit.blend is not None else None,
+            "route": fit.route.as_dict() if fit.route is not None else None,
             "thresholds": {"target_precision": config.thresholds.target_precision,
                            "per_class": as_rows(fit.thresholds)},
             "files": {name: file_sha256(staging / name) for name in names},

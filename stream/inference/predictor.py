@@ -21,6 +21,7 @@ from .clean import DEFAULT_MASK_PATTERNS, PREPROCESSING_VERSION, assemble_ticket
 from .exceptions import EmbedderMismatchError, ModelLoadError
 from .features import assemble_features, check_blocks, lexical_scores, linear_scores, needs_embedder
 from .neighbours import NeighbourVotes
+from .route import Route, word_coverage
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ BOOSTER = "booster.txt"
 LEXICAL = "lexical.joblib"
 EMBEDDING_LINEAR = "embedding_linear.joblib"
 NEIGHBOURS = "neighbours.npz"
+ROUTE_BOOSTER = "route_booster.txt"
 THRESHOLDS = "thresholds.json"
 REQUIRED_FILES = (MANIFEST, BOOSTER, THRESHOLDS)
 TOP_K = 3
@@ -81,7 +83,8 @@ def _check_files(version_dir: Path, manifest: dict) -> None:
     blocks = manifest["feature_blocks"]
     needed = list(REQUIRED_FILES) + ([LEXICAL] if "lexical" in blocks else []) \
         + ([EMBEDDING_LINEAR] if "embedding_linear" in blocks else []) \
-        + ([NEIGHBOURS] if "knn" in blocks else [])
+        + ([NEIGHBOURS] if "knn" in blocks else []) \
+        + ([ROUTE_BOOSTER] if manifest.get("route") else [])
     missing = [name for name in needed if not (version_dir / name).is_file()]
     if missing:
         raise ModelLoadError(version_dir, f"missing file(s): {', '.join(missing)}")
@@ -107,12 +110,19 @@ def _load_embedder(version_dir: Path, spec: dict, embedder_dir, *, threads, prov
         raise ModelLoadError(version_dir, f"embedder {folder} failed to load: {exc}") from exc
 
 
+def _as_matrix(proba) -> np.ndarray:
+    """Booster output as (n, n_labels); a binary objective gives the second label's probability only."""
+    proba = np.asarray(proba, dtype=np.float64)
+    return np.stack([1.0 - proba, proba], axis=1) if proba.ndim == 1 else proba
+
+
 class Predictor:
     """A loaded model version: booster, lexical model, thresholds and embedder."""
 
     def __init__(self, *, version: str, labels: Sequence[str], booster, blocks: Sequence[str],
                  thresholds: dict[str, float], lexical=None, embedder: Embedder | None = None,
-                 embedding_linear=None, neighbours: NeighbourVotes | None = None, manifest: dict | None = None):
+                 embedding_linear=None, neighbours: NeighbourVotes | None = None, route_booster=None,
+                 manifest: dict | None = None):
         self.version = version
         self.labels = list(labels)
         self.blocks = check_blocks(blocks)
@@ -129,6 +139,15 @@ class Predictor:
             raise ModelLoadError(version, f"manifest blend is invalid: {exc!r}") from None
         if self.blend is not None and "lexical" not in self.blocks:
             raise ModelLoadError(version, "the manifest's blend needs the lexical block")
+        try:
+            self.route = Route.from_manifest(self.manifest.get("route"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(version, f"manifest route is invalid: {exc!r}") from None
+        if self.route is not None and ("lexical" not in self.blocks or route_booster is None
+                                       or not set(self.route.blocks) <= set(self.blocks)):
+            raise ModelLoadError(version, "the manifest's route needs the lexical block, its booster and "
+                                          "blocks the model computes")
+        self._route_booster = route_booster
         self._mask_patterns = tuple((self.manifest.get("clean") or {}).get("mask_patterns")
                                     or DEFAULT_MASK_PATTERNS)
         self._lock = threading.Lock()
@@ -158,11 +177,14 @@ class Predictor:
             lexical = joblib.load(version_dir / LEXICAL) if "lexical" in blocks else None
             emb_linear = joblib.load(version_dir / EMBEDDING_LINEAR) if "embedding_linear" in blocks else None
             neighbours = NeighbourVotes.load(version_dir / NEIGHBOURS) if "knn" in blocks else None
+            route_booster = lgb.Booster(model_file=str(version_dir / ROUTE_BOOSTER)) \
+                if manifest.get("route") else None
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(version_dir, f"artifact unreadable: {exc}") from exc
         n_labels = len(manifest["labels"])
-        if booster.num_model_per_iteration() != (n_labels if n_labels > 2 else 1):
-            raise ModelLoadError(version_dir, "booster class count does not match the manifest labels")
+        for name, model in ((BOOSTER, booster), (ROUTE_BOOSTER, route_booster)):
+            if model is not None and model.num_model_per_iteration() != (n_labels if n_labels > 2 else 1):
+                raise ModelLoadError(version_dir, f"{name}: class count does not match the manifest labels")
         if neighbours is not None and neighbours.n_labels != n_labels:
             raise ModelLoadError(version_dir, f"{NEIGHBOURS} votes for {neighbours.n_labels} labels, "
                                               f"the manifest lists {n_labels}")
@@ -181,7 +203,7 @@ class Predictor:
                  "+".join(blocks))
         return cls(version=manifest["version"], labels=manifest["labels"], booster=booster, blocks=blocks,
                    thresholds=thresholds, lexical=lexical, embedder=embedder, embedding_linear=emb_linear,
-                   neighbours=neighbours, manifest=manifest)
+                   neighbours=neighbours, route_booster=route_booster, manifest=manifest)
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
         return assemble_features(self.blocks, self._block_values(texts))
@@ -207,11 +229,22 @@ class Predictor:
             return np.zeros((0, len(self.labels)), dtype=np.float64)
         with self._lock:
             values = self._block_values(texts)
-            proba = np.asarray(self._booster.predict(assemble_features(self.blocks, values)), dtype=np.float64)
-        if proba.ndim == 1:  # binary objective: probability of the second label
-            proba = np.stack([1.0 - proba, proba], axis=1)
-        if self.blend is not None:
-            proba = self.blend.apply(proba, values["lexical"])
+            proba = _as_matrix(self._booster.predict(assemble_features(self.blocks, values)))
+            if self.blend is not None:
+                proba = self.blend.apply(proba, values["lexical"])
+            if self.route is not None:
+                proba = self._routed(proba, texts, values)
+        return proba
+
+    def _routed(self, proba: np.ndarray, texts: Sequence[str], values: dict[str, Any]) -> np.ndarray:
+        """Texts the lexical vocabulary covers poorly lean on the agnostic booster (see route.py)."""
+        weight = self.route.full_weight(word_coverage(self._lexical, texts))
+        rows = np.flatnonzero(weight < 1.0)
+        if not len(rows):
+            return proba
+        X = assemble_features(self.route.blocks, {b: np.asarray(values[b])[rows] for b in self.route.blocks})
+        proba = proba.copy()
+        proba[rows] = self.route.mix(proba[rows], _as_matrix(self._route_booster.predict(X)), weight[rows])
         return proba
 
     def decide(self, proba: np.ndarray) -> list[Prediction]:

@@ -56,3 +56,13 @@ def test_blend_settings_are_validated():
     with pytest.raises(ConfigError, match="blend weights"):
         TrainConfig().replace(blend={"lexical_weight": -0.1})
     assert TrainConfig().replace(blend={"lexical_weight": 0.3}).blend.lexical_weight == 0.3
+
+
+def test_route_settings_are_validated():
+    from training.config import TrainConfig
+
+    assert TrainConfig().route.enabled and TrainConfig().route.low <= TrainConfig().route.high
+    with pytest.raises(ConfigError, match="route.low"):
+        TrainConfig().replace(route={"low": 0.8, "high": 0.5})
+    with pytest.raises(ConfigError, match="route.low"):
+        TrainConfig().replace(route={"high": 1.5})

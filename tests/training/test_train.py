@@ -26,6 +26,8 @@ def test_version_folder_is_complete_and_self_describing(trained_registry):
     m = json.loads((folder / "manifest.json").read_text())
     assert m["version"] == version and version[:8].isdigit() and version[15:17] == "Z-"
     assert len(m["labels"]) == 8 and m["feature_blocks"] == ["embedding", "lexical", "knn"]
+    # The language-agnostic booster of the coverage route ships with the version (stream/inference/route.py).
+    assert m["route"]["blocks"] == ["embedding", "knn"] and "route_booster.txt" in m["files"]
     # The knn reference is the fit rows (not validation, not test): what validation was scored against.
     assert len(NeighbourVotes.load(folder / "neighbours.npz").labels) == m["data"]["fit"]
     assert m["embedder"]["id"].startswith("multilingual-e5-small@") and len(m["embedder"]["sha256"]) == 64
