@@ -23,6 +23,10 @@ NEIGHBOURS_SHOWN = 3
 TERMS_SHOWN = 5
 TERM_MAX_CHARS = 40
 EXCERPT_CHARS = 160
+#: Terms in more than this share of the training texts ("the", "you", "please") are not shown: they
+#: may push a class a little, but they tell a reader nothing. Read from the vectoriser's idf, so it
+#: works in every language the model was trained on.
+COMMON_TERM_SHARE = 0.10
 #: Keys of the block values (see ``Predictor._block_values``) that evidence reads.
 NEAREST = "knn_nearest"
 TFIDF = "lexical_tfidf"
@@ -65,6 +69,7 @@ class EvidenceSource:
         self._lexical = lexical
         self._term_names: np.ndarray | None = None
         self._weights: np.ndarray | None = None
+        self._common: np.ndarray | None = None
 
     def attach(self, predictions: list, values: dict) -> list:
         """``predictions`` with ``evidence`` set (unchanged when this version has nothing to show)."""
@@ -96,11 +101,13 @@ class EvidenceSource:
         columns, values = x.indices, x.data
         push = values * weights[columns]
         order = np.argsort(-push, kind="stable")
-        names = self._names()
+        names, common = self._names()
         terms: list[str] = []
         for j in order:
             if push[j] <= 0 or len(terms) == TERMS_SHOWN:
                 break
+            if common is not None and common[columns[j]]:
+                continue
             term = readable(names[columns[j]])
             if term and not any(term in t or t in term for t in terms):
                 terms.append(term)
@@ -116,15 +123,37 @@ class EvidenceSource:
             self._weights = np.vstack([-coef[0], coef[0]]) if coef.shape[0] == 1 else coef
         return self._weights[c]
 
-    def _names(self) -> np.ndarray:
-        if self._term_names is None:  # tens of thousands of strings: built once, on first use
-            self._term_names = np.asarray(self._lexical[:-1].get_feature_names_out(), dtype=object)
-        return self._term_names
+    def _names(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Feature names and which features are too common to show; built once, on first use."""
+        if self._term_names is None:
+            vectorizer = self._lexical[:-1]
+            self._term_names = np.asarray(vectorizer.get_feature_names_out(), dtype=object)
+            self._common = _common_terms(vectorizer, len(self._term_names))
+        return self._term_names, self._common
+
+
+def _common_terms(vectorizer, n_features: int) -> np.ndarray | None:
+    """True for features in more than :data:`COMMON_TERM_SHARE` of the training texts (from idf)."""
+    union = vectorizer[-1] if hasattr(vectorizer, "steps") else vectorizer
+    parts = [vec for _, vec in getattr(union, "transformer_list", [("", union)])]
+    if not all(hasattr(vec, "idf_") for vec in parts):
+        return None
+    idf = np.concatenate([vec.idf_ for vec in parts])
+    if len(idf) != n_features:
+        return None
+    # smooth idf = ln((1 + n) / (1 + df)) + 1, so df / n > share  ⇔  idf < about ln(1 / share) + 1
+    return idf < np.log(1.0 / COMMON_TERM_SHARE) + 1.0
 
 
 def readable(feature: str) -> str:
-    """A TF-IDF feature name (``word__vpn access``, ``char__ pass``) as a short human string."""
-    _, _, term = feature.rpartition("__")
+    """A TF-IDF feature name as a short human string, or ``""`` when it is no word to a reader.
+
+    Word n-grams (``word__vpn access``) are shown as they are; a character n-gram only when it
+    is a whole word (``char__ vpn ``: char_wb pads words with spaces), never a fragment like ``ruc``.
+    """
+    kind, _, term = feature.rpartition("__")
+    if kind.endswith("char") and not (term.startswith(" ") and term.endswith(" ")):
+        return ""
     term = " ".join(term.split())
     return term[:TERM_MAX_CHARS] if len(term) >= 3 else ""
 

@@ -17,8 +17,8 @@ from typing import Any, Iterable, Protocol, Sequence
 import numpy as np
 
 from .blend import Blend
-from .evidence import NEAREST, NEIGHBOURS_SHOWN, TFIDF, EvidenceSource, lexical_block
 from .clean import DEFAULT_MASK_PATTERNS, PREPROCESSING_VERSION, assemble_ticket_text
+from .evidence import NEAREST, NEIGHBOURS_SHOWN, TFIDF, EvidenceSource, lexical_block
 from .exceptions import EmbedderMismatchError, ModelLoadError
 from .features import assemble_features, check_blocks, linear_scores, needs_embedder
 from .neighbours import NeighbourVotes

@@ -60,8 +60,9 @@ def test_terms_come_from_the_text_and_push_the_predicted_class(e5_predictor):
 
 def test_readable_names_of_tf_idf_features():
     assert readable("word__vpn access") == "vpn access"
-    assert readable("char__ pass") == "pass"
-    assert readable("char__ a ") == ""  # too short to mean anything
+    assert readable("char__ vpn ") == "vpn"  # a whole word
+    assert readable("char__ pass") == readable("char__ruc") == ""  # fragments of words mean nothing
+    assert readable("char__ a ") == readable("word__ab") == ""  # too short to mean anything
     assert len(readable("word__" + "x" * 100)) == 40
 
 
