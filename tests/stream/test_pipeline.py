@@ -152,5 +152,6 @@ def test_events_carry_the_prediction_s_evidence(predictor):
     results, _ = _classify(predictor, tickets)
     for event, direct in zip(results, predictor.classify_tickets(tickets)):
         assert event.evidence.model_dump() == direct.evidence.as_dict()
-        assert len(event.evidence.neighbours) == 3 and event.evidence.terms
+        assert len(event.evidence.neighbours) == 3  # terms may be none: no word of the text pushed the class
         validate_json_schema("classified_event", json.loads(event.model_dump_json()))
+    assert "laptop" in results[0].evidence.terms
