@@ -8,6 +8,9 @@ the serving ``Predictor`` on the 20 % they never saw. Prints a markdown table.
     .venv/bin/python bench/quality.py --sample 4000   # quick look
     .venv/bin/python bench/quality.py --resample      # also measure rebalancing
     .venv/bin/python bench/quality.py --seed 7        # another split: is a gap more than noise?
+
+For the project's model it also prints how often the evidence's closest
+neighbour carries the true label, on all test tickets and on the abstained ones.
 """
 from __future__ import annotations
 
@@ -52,6 +55,22 @@ def row(name: str, m: dict, seconds: float, thresholds: bool) -> str:
     cov = f"{m['coverage']:.3f} / {m['precision_when_not_abstained']:.3f}" if thresholds else "1.000 / (no abstain)"
     return (f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['precision_at_2']:.4f} | {cov} "
             f"| {seconds:.0f} s |")
+
+
+def neighbour_agreement(name: str, predictions, truth) -> str:
+    """How often the closest neighbour shown as evidence has the true label (all / abstained tickets)."""
+    def share(rows) -> str:
+        rows = [(p, t) for p, t in rows if p.evidence and p.evidence.neighbours]
+        if not rows:
+            return "n/a"
+        hits = np.array([p.evidence.neighbours[0].label == t for p, t in rows])
+        model = np.array([p.category == t for p, t in rows])
+        return (f"{hits.mean():.3f} (model's own category: {model.mean():.3f}; "
+                f"either of the two: {(hits | model).mean():.3f}; n={len(rows)})")
+
+    rows = list(zip(predictions, truth))
+    return (f"Evidence ({name}): top neighbour's label = true label on all test tickets {share(rows)}; "
+            f"on abstained tickets {share([r for r in rows if r[0].needs_human])}.")
 
 
 def main(argv=None) -> int:
@@ -100,6 +119,7 @@ def main(argv=None) -> int:
         cap, target = int(counts.max() * 0.6), int(counts.median())
         variants.append((f"project + resampling (cap {cap}, SMOTE to {target})",
                          config.replace(resample={"undersample_cap": cap, "smote_target": target})))
+    notes: list[str] = []
     with tempfile.TemporaryDirectory() as registry:
         for name, cfg in variants:
             t = time.time()
@@ -112,7 +132,10 @@ def main(argv=None) -> int:
             m = compute_metrics(test_y, proba, predictor.labels, nh)
             lines.append(row(name, m, time.time() - t, thresholds=True))
             print(lines[-1], file=sys.stderr, flush=True)
+            if "knn" in cfg.feature_blocks:
+                notes.append(neighbour_agreement(name, predictor.predict(test_texts), test_y))
     target = config.thresholds.target_precision
+    lines += [""] + notes
     lines += ["", f"Thresholds: per class, chosen on a validation split of the training part for a target "
                   f"precision of {target:.2f}; coverage = share of test tickets not flagged needs_human."]
     print("\n".join(lines))

@@ -14,6 +14,7 @@ Prints a markdown table. Targets: >= 80 tickets/s sustained; p99 < 1 s at 40/s.
 
     python bench/stream.py                      # promoted model in TICKETS_REGISTRY_DIR
     python bench/stream.py --tickets 3000 --rate 40 --duration 60
+    python bench/stream.py --evidence-cost 2000  # only: CPU per ticket of the evidence step, in-process
 """
 from __future__ import annotations
 
@@ -163,6 +164,25 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 180) -> 
     raise SystemExit("worker not ready in time")
 
 
+def _evidence_cost(args) -> int:
+    from evidence_cost import report  # bench/evidence_cost.py, next to this file
+
+    from stream.inference.predictor import Predictor
+    from stream.inference.registry import Registry
+
+    settings = Settings.from_env()
+    folder = Path(args.model) if args.model else Registry(settings.registry_dir).promoted()
+    if folder is None:
+        raise SystemExit(f"no promoted model in {settings.registry_dir}; pass --model")
+    predictor = Predictor.load(folder, settings.embedder_dir)
+    rows = load_rows(args.data, text_col=args.text_col, limit=args.evidence_cost)
+    texts = [t for t in predictor.assemble([{"ticket_id": str(i), "source": "email", "messages": [
+        {"role": "requester", "text": text}]} for i, text in zip(rows.indices, rows.texts)]) if t.strip()]
+    print(f"{describe_cpu()}; load average {os.getloadavg()[0]:.1f}")
+    print(report(predictor, texts))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DATA))
@@ -173,7 +193,12 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--evidence-cost", type=int, metavar="N",
+                        help="instead: time the evidence step on N dataset tickets with the promoted model")
+    parser.add_argument("--model", help="with --evidence-cost: a version folder instead of the promoted model")
     args = parser.parse_args(argv)
+    if args.evidence_cost:
+        return _evidence_cost(args)
 
     base = Settings.from_env()
     external = os.environ.get("TICKETS_KAFKA_BOOTSTRAP")

@@ -1,5 +1,7 @@
 """Event contracts: JSON Schemas (draft 2020-12, in ``json/``) and the pydantic models of the same."""
 from schemas.models import (
+    Evidence,
+    NeighbourTicket,
     CLASSIFIED_SCHEMA_VERSION,
     SCHEMA_VERSION,
     ClassifiedEvent,
@@ -16,6 +18,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "ClassifiedEvent",
     "DeadLetterEvent",
+    "Evidence",
+    "NeighbourTicket",
     "FeedbackEvent",
     "Message",
     "TicketEvent",

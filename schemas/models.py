@@ -28,8 +28,8 @@ from pydantic import (
 )
 
 SCHEMA_VERSION = "1"
-#: ClassifiedEvent is at version 2 (``language``); every other event is at version 1.
-CLASSIFIED_SCHEMA_VERSION = "2"
+#: ClassifiedEvent is at version 3 (2: ``language``, 3: ``evidence``); every other event is at version 1.
+CLASSIFIED_SCHEMA_VERSION = "3"
 
 
 #: RFC 3339 date-times only, with an offset no larger than ±23:59 (one regex for both validators).
@@ -55,6 +55,7 @@ TRIAGE_MAX_KEYS = 32
 TRIAGE_KEY_MAX_CHARS = 64
 TRIAGE_VALUE_MAX_CHARS = 1_000
 LANGUAGE_MAX_CHARS = 35            # the longest BCP 47 tag RFC 5646 asks implementations to support
+EVIDENCE_MAX_ITEMS = 10            # neighbours and terms of a ClassifiedEvent (serving sends 3 and 5)
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -161,13 +162,34 @@ class TopCategory(BaseModel):
     probability: Probability
 
 
+class NeighbourTicket(BaseModel):
+    """A training ticket close to this one in e5 space, and the label it was trained with."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ticket_id: Annotated[StrictStr, Field(min_length=1, max_length=TICKET_ID_MAX_CHARS)]
+    label: NonEmptyStr
+    similarity: Annotated[StrictFloat | StrictInt, Field(ge=-1, le=1)]
+    excerpt: Annotated[StrictStr, Field(max_length=280)] | None = None
+
+
+class Evidence(BaseModel):
+    """Why the model decided: nearest past tickets and the terms that pushed the predicted category."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    neighbours: Annotated[list[NeighbourTicket], Field(max_length=EVIDENCE_MAX_ITEMS)] = []
+    terms: Annotated[list[Annotated[StrictStr, Field(min_length=1, max_length=64)]],
+                     Field(max_length=EVIDENCE_MAX_ITEMS)] = []
+
+
 class ClassifiedEvent(_Event):
     """The classifier's decision for one ticket (topic ``tickets.classified``).
 
-    Version 2 added ``language``; version-1 events (without it) stay valid.
+    Version 2 added ``language``, version 3 the optional ``evidence``; older events stay valid.
     """
 
-    schema_version: Literal["1", "2"] = CLASSIFIED_SCHEMA_VERSION
+    schema_version: Literal["1", "2", "3"] = CLASSIFIED_SCHEMA_VERSION
     event_id: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")]
     ticket_id: NonEmptyStr
     category: NonEmptyStr
@@ -180,6 +202,7 @@ class ClassifiedEvent(_Event):
     subject: StrictStr | None = None
     source: Source
     language: Annotated[StrictStr | None, Field(pattern=r"^[a-z]{2,3}$", validate_default=True)] = None
+    evidence: Evidence | None = None
     created_at: Timestamp
     processed_at: Timestamp
     inference_ms: Annotated[StrictFloat | StrictInt, Field(ge=0)]

@@ -22,6 +22,7 @@ from schemas import ClassifiedEvent, TicketEvent, TopCategory
 from schemas.validate import SchemaViolation, pydantic_problems
 from stream.dlq import failure_reason
 from stream.exceptions import BadTicket
+from stream.inference.evidence import evidence_of
 from stream.inference.language import ticket_language
 
 log = logging.getLogger(__name__)
@@ -223,6 +224,7 @@ def build_event(ticket: TicketEvent, text: str, prediction, predictor, inference
         subject=ticket.subject,
         source=ticket.source,
         language=ticket_language(ticket, text),
+        evidence=evidence_of(prediction),
         created_at=ticket.created_at,
         processed_at=processed_at,
         inference_ms=_ms(inference_s),

@@ -104,12 +104,17 @@ class NeighboursConfig:
 
     ``max_reference`` caps the stored reference set (a stratified subsample beyond it): the
     artifact holds it as float16 and serving compares every ticket with every row.
+    Each reference row's ticket id and label are stored too (``neighbours_meta.jsonl.gz``), so
+    serving can show the nearest past tickets; ``excerpts: false`` leaves their masked text out
+    (for data that must not leave the warehouse), ``excerpt_chars`` caps it.
     """
 
     k: int = 30
     sharpness: float = 10.0
     max_reference: int = 50_000
     folds: int = 5
+    excerpts: bool = True
+    excerpt_chars: int = 160
 
 
 @dataclass(frozen=True)
@@ -214,6 +219,8 @@ class TrainConfig:
             raise ConfigError("neighbours.k and neighbours.max_reference must be >= 1, neighbours.sharpness >= 0")
         if not 0 <= self.route.low <= self.route.high <= 1:
             raise ConfigError("route.low and route.high must satisfy 0 <= low <= high <= 1")
+        if not 20 <= self.neighbours.excerpt_chars <= 280:
+            raise ConfigError("neighbours.excerpt_chars must be in [20, 280] (turn excerpts off with neighbours.excerpts)")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self

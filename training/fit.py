@@ -91,6 +91,7 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
             neighbours, fit_values["knn"] = fit_neighbours(fit_values["embedding"], y_fit, len(label_names),
                                                            config.neighbours, config.seed, progress)
             val_values["knn"] = neighbours.scores(val_values["embedding"])
+            neighbours.rows = fit_idx[neighbours.rows]  # reference rows as positions in ``texts``
     X_fit = assemble_features(blocks, fit_values)
     X_val = assemble_features(blocks, val_values)
     X_res, y_res = resample(X_fit, y_fit, config.resample, config.seed)

@@ -32,6 +32,7 @@ from stream.inference.registry import Registry
 from .card import write_model_card
 from .config import TrainConfig
 from .embed import CachedEmbedder
+from .evidence import write_reference_tickets
 from .evaluate import compute_metrics, confusion, slice_metrics
 from .exceptions import NotEnoughDataError, TrainingError
 from . import languages as language_mix
@@ -151,6 +152,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
     staging.mkdir()
     try:
         names = _write_artifacts(staging, fit)
+        names += write_reference_tickets(staging, fit, train_df, config.neighbours)
         created = datetime.now(timezone.utc)
         version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{_content_hash(staging, names)}"
         manifest = {

@@ -39,11 +39,22 @@ class NeighbourVotes:
 
     def scores(self, queries: np.ndarray) -> np.ndarray:
         """Per query, the weighted share of its k nearest references in each label (rows sum to 1)."""
+        return self.scores_and_nearest(queries, 0)[0]
+
+    def scores_and_nearest(self, queries: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`scores`, plus each query's ``top`` nearest references (indices, cosine), closest first.
+
+        Read off the similarity matrix the votes already need, so showing the
+        nearest tickets costs a sort of k numbers per query, not a second product.
+        """
         queries = np.asarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise ValueError(f"queries must have {self.dim} columns, got shape {queries.shape}")
         k = min(self.k, len(self.labels))
         out = np.zeros((len(queries), self.n_labels), dtype=np.float32)
+        top = min(max(int(top), 0), k)
+        top_idx = np.zeros((len(queries), top), dtype=np.int64)
+        top_sim = np.zeros((len(queries), top), dtype=np.float32)
         for start in range(0, len(queries), _CHUNK):
             sim = queries[start:start + _CHUNK] @ self.vectors.T
             nearest = np.argpartition(-sim, k - 1, axis=1)[:, :k]
@@ -55,7 +66,11 @@ class NeighbourVotes:
             rows = np.repeat(np.arange(len(sim)), k)
             np.add.at(votes, (rows, self.labels[nearest].ravel()), weights.ravel())
             votes /= np.maximum(votes.sum(axis=1, keepdims=True), 1e-12)
-        return out
+            if top:
+                order = np.argsort(-near_sim, axis=1, kind="stable")[:, :top]
+                top_idx[start:start + len(sim)] = np.take_along_axis(nearest, order, axis=1)
+                top_sim[start:start + len(sim)] = np.take_along_axis(near_sim, order, axis=1)
+        return out, top_idx, top_sim
 
     def save(self, path: Path) -> None:
         """float16 vectors: half the size, and the votes do not notice (cosine error < 1e-3)."""

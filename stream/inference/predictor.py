@@ -18,10 +18,12 @@ import numpy as np
 
 from .blend import Blend
 from .clean import DEFAULT_MASK_PATTERNS, PREPROCESSING_VERSION, assemble_ticket_text
+from .evidence import NEAREST, NEIGHBOURS_SHOWN, TFIDF, EvidenceSource, lexical_block
 from .exceptions import EmbedderMismatchError, ModelLoadError
-from .features import assemble_features, check_blocks, lexical_scores, linear_scores, needs_embedder
+from .features import assemble_features, check_blocks, linear_scores, needs_embedder
 from .neighbours import NeighbourVotes
 from .route import Route, word_coverage
+from .references import load_references
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class Prediction:
     confidence: float
     top_k: list[tuple[str, float]]
     needs_human: bool
+    evidence: Any = None  # an inference.evidence.Evidence: nearest past tickets and deciding terms
 
 
 def file_sha256(path: Path) -> str:
@@ -122,7 +125,7 @@ class Predictor:
     def __init__(self, *, version: str, labels: Sequence[str], booster, blocks: Sequence[str],
                  thresholds: dict[str, float], lexical=None, embedder: Embedder | None = None,
                  embedding_linear=None, neighbours: NeighbourVotes | None = None, route_booster=None,
-                 manifest: dict | None = None):
+                 manifest: dict | None = None, references=None):
         self.version = version
         self.labels = list(labels)
         self.blocks = check_blocks(blocks)
@@ -151,6 +154,7 @@ class Predictor:
         self._mask_patterns = tuple((self.manifest.get("clean") or {}).get("mask_patterns")
                                     or DEFAULT_MASK_PATTERNS)
         self._lock = threading.Lock()
+        self._evidence = EvidenceSource(self.labels, references, lexical)
 
     @property
     def embedder_id(self) -> str | None:
@@ -199,11 +203,12 @@ class Predictor:
                 raise EmbedderMismatchError(version_dir, spec["sha256"], embedder.sha256)
         elif not needs_embedder(blocks):
             embedder = None
+        references = load_references(version_dir, manifest, neighbours, manifest["labels"])
         log.info("loaded model %s (%d labels, blocks %s)", manifest["version"], len(manifest["labels"]),
                  "+".join(blocks))
         return cls(version=manifest["version"], labels=manifest["labels"], booster=booster, blocks=blocks,
                    thresholds=thresholds, lexical=lexical, embedder=embedder, embedding_linear=emb_linear,
-                   neighbours=neighbours, route_booster=route_booster, manifest=manifest)
+                   neighbours=neighbours, route_booster=route_booster, manifest=manifest, references=references)
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
         return assemble_features(self.blocks, self._block_values(texts))
@@ -218,15 +223,19 @@ class Predictor:
             if "embedding_linear" in self.blocks:
                 values["embedding_linear"] = linear_scores(self._embedding_linear, vectors, len(self.labels))
             if "knn" in self.blocks:
-                values["knn"] = self._neighbours.scores(vectors)
+                values["knn"], *nearest = self._neighbours.scores_and_nearest(vectors, NEIGHBOURS_SHOWN)
+                values[NEAREST] = nearest
         if "lexical" in self.blocks:
-            values["lexical"] = lexical_scores(self._lexical, texts, len(self.labels))
+            values["lexical"], values[TFIDF] = lexical_block(self._lexical, texts, len(self.labels))
         return values
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape (n, n_labels), columns in ``self.labels`` order."""
+        return self._proba_and_values(texts)[0]
+
+    def _proba_and_values(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, Any]]:
         if len(texts) == 0:
-            return np.zeros((0, len(self.labels)), dtype=np.float64)
+            return np.zeros((0, len(self.labels)), dtype=np.float64), {}
         with self._lock:
             values = self._block_values(texts)
             proba = _as_matrix(self._booster.predict(assemble_features(self.blocks, values)))
@@ -234,7 +243,7 @@ class Predictor:
                 proba = self.blend.apply(proba, values["lexical"])
             if self.route is not None:
                 proba = self._routed(proba, texts, values)
-        return proba
+        return proba, values
 
     def _routed(self, proba: np.ndarray, texts: Sequence[str], values: dict[str, Any]) -> np.ndarray:
         """Texts the lexical vocabulary covers poorly lean on the agnostic booster (see route.py)."""
@@ -260,8 +269,9 @@ class Predictor:
         return out
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Already-assembled texts → predictions (texts are used as given)."""
-        return self.decide(self.predict_proba(texts))
+        """Already-assembled texts → predictions with their evidence (texts are used as given)."""
+        proba, values = self._proba_and_values(texts)
+        return self._evidence.attach(self.decide(proba), values)
 
     def assemble(self, tickets: Iterable[Any]) -> list[str]:
         return [assemble_ticket_text(t, self._mask_patterns) for t in tickets]

@@ -90,6 +90,10 @@ def classified_table(name: str) -> TableSpec:
             Column("SUBJECT", "VARCHAR"),
             Column("SOURCE", "VARCHAR"),
             Column("LANGUAGE", "VARCHAR", added=True),
+            # the evidence's nearest training tickets, closest first (NULL without evidence): with
+            # the human label, a report can tell how often the top neighbour's label was right
+            Column("NEIGHBOUR_IDS", "VARIANT", "PARSE_JSON({col})", added=True),
+            Column("NEIGHBOUR_LABELS", "VARIANT", "PARSE_JSON({col})", added=True),
             Column("CREATED_AT", "TIMESTAMP_NTZ", _TS),
             Column("PROCESSED_AT", "TIMESTAMP_NTZ", _TS),
             Column("INFERENCE_MS", "FLOAT"),
@@ -160,7 +164,7 @@ def classified_row(event, partition: int, offset: int, loaded_at: datetime) -> t
     return (
         event.ticket_id, event.model_version, event.event_id, event.category, float(event.confidence),
         json.dumps(top_k), bool(event.needs_human), event.embedder_id, event.excerpt, event.subject,
-        event.source, event.language, _utc_text(event.created_at), _utc_text(event.processed_at),
+        event.source, event.language, *_neighbours(event), _utc_text(event.created_at), _utc_text(event.processed_at),
         _float_or_none(event.inference_ms), _float_or_none(event.end_to_end_ms),
         partition, offset, _utc_text(loaded_at),
     )
@@ -172,6 +176,15 @@ def feedback_row(event, partition: int, offset: int, loaded_at: datetime) -> tup
         event.ticket_id, _utc_text(event.at), event.corrected_category, event.previous_category,
         event.model_version, event.user, event.channel, event.source, partition, offset, _utc_text(loaded_at),
     )
+
+
+def _neighbours(event) -> tuple[str | None, str | None]:
+    """(ids, labels) of the evidence's neighbours as JSON arrays, or NULLs for an event without evidence."""
+    evidence = getattr(event, "evidence", None)
+    if evidence is None:
+        return None, None
+    return (json.dumps([n.ticket_id for n in evidence.neighbours]),
+            json.dumps([n.label for n in evidence.neighbours]))
 
 
 def _float_or_none(value) -> float | None:

@@ -72,6 +72,12 @@ def feedback_context(ticket_id: str, category: str, model_version: str) -> str:
     return json.dumps({"t": ticket_id, "c": category, "m": model_version}, separators=(",", ":"))
 
 
+def _evidence(event, template: str) -> list[dict]:
+    from .evidence_blocks import evidence_blocks  # it builds on the escaping helpers above
+
+    return evidence_blocks(event, template)
+
+
 def build_message(event, *, channel: str, labels: Iterable[str], ticket_url_template: str,
                   excerpt_chars: int) -> dict:
     """``chat.postMessage`` arguments (channel, text, blocks, metadata) for a ``ClassifiedEvent``."""
@@ -98,6 +104,7 @@ def build_message(event, *, channel: str, labels: Iterable[str], ticket_url_temp
                                        + (f" · language `{mrkdwn(event.language)}`" if event.language else "")},
         ]},
     ]
+    blocks += _evidence(event, ticket_url_template)
     actions = _actions(event, labels)
     if actions:
         blocks.append(actions)

@@ -7,8 +7,10 @@ tickets.feedback → sink → the labels view shows the human's label.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +23,7 @@ import pytest
 
 from stream.broker import free_port
 from stream.config import Settings
+from stream.inference.references import NEIGHBOURS_META
 from stream.replay import load_rows, replay
 from stream.slack.blocks import PICK_ACTION
 from stream.slack.signing import sign
@@ -121,6 +124,7 @@ def test_raw_ticket_to_slack_and_snowflake_and_back_as_feedback(
         for message in posted:
             ticket_id = message["metadata"]["event_payload"]["ticket_id"]
             assert stored[ticket_id] in json.dumps(message["blocks"])  # Slack and Snowflake agree
+        _assert_evidence_reached_slack_and_snowflake(posted, snowflake_connection, table, registry / version)
 
         # a person picks another category on the first message
         message = posted[0]
@@ -150,6 +154,23 @@ def test_raw_ticket_to_slack_and_snowflake_and_back_as_feedback(
             part.stop()
         worker.stop()
     assert TOKEN not in "".join(p.log_path.read_text(errors="replace") for p in parts)
+
+
+def _assert_evidence_reached_slack_and_snowflake(posted, conn, table: str, version_dir: Path) -> None:
+    """Each message links the ticket's 3 nearest training tickets; the sink stored the same ids."""
+    references = {json.loads(line)["id"]: json.loads(line) for line in
+                  gzip.open(version_dir / NEIGHBOURS_META, "rt", encoding="utf-8").read().splitlines()[1:]}
+    stored = {t: (json.loads(ids), json.loads(labels)) for t, ids, labels in
+              _rows(conn, f"SELECT TICKET_ID, NEIGHBOUR_IDS, NEIGHBOUR_LABELS FROM {table}")}
+    for message in posted:
+        ticket_id = message["metadata"]["event_payload"]["ticket_id"]
+        [context] = [b for b in message["blocks"] if b["type"] == "context"]
+        similar, words = (e["text"] for e in context["elements"])
+        shown = re.findall(r"\|#([^>]+)>", similar)
+        ids, labels = stored[ticket_id]
+        assert len(shown) == 3 and shown == ids, (similar, ids)
+        assert labels == [references[i]["label"] for i in ids]  # the labels the model was trained with
+        assert words.startswith("*Words:* `")
 
 
 def _post_ok(request: Request) -> bool:

@@ -84,3 +84,18 @@ def test_queries_of_the_wrong_width_are_refused():
     votes = NeighbourVotes(np.eye(4, dtype=np.float32), np.array([0, 1, 0, 1]), 2)
     with pytest.raises(ValueError, match="4 columns"):
         votes.scores(np.ones((1, 3), dtype=np.float32))
+
+
+def test_nearest_come_off_the_same_product_and_match_brute_force():
+    rng = np.random.default_rng(3)
+    _, vectors, labels = _two_clusters(rng, per_label=700)  # > one chunk of queries below
+    votes = NeighbourVotes(vectors, labels, n_labels=2, k=10)
+    queries = _unit(rng.normal(size=(1500, vectors.shape[1])))
+    scores, idx, sim = votes.scores_and_nearest(queries, 3)
+    np.testing.assert_array_equal(scores, votes.scores(queries))
+    brute = queries @ vectors.T
+    np.testing.assert_array_equal(idx, np.argsort(-brute, axis=1, kind="stable")[:, :3])
+    np.testing.assert_allclose(sim, np.take_along_axis(brute, idx, axis=1), rtol=1e-5)
+    assert np.all(np.diff(sim, axis=1) <= 0)  # closest first
+    assert votes.scores_and_nearest(queries, 0)[1].shape == (1500, 0)
+    assert votes.scores_and_nearest(queries[:2], 50)[1].shape == (2, 10)  # never more than k

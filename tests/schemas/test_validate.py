@@ -54,6 +54,10 @@ def _classified_v2():
     return json.loads((EXAMPLES / "classified_event" / "german_email.json").read_text("utf-8"))
 
 
+def _classified_v3():
+    return json.loads((EXAMPLES / "classified_event" / "with_evidence.json").read_text("utf-8"))
+
+
 def _dead_letter():
     return json.loads((EXAMPLES / "dead_letter_event" / "invalid_json.json").read_text("utf-8"))
 
@@ -91,7 +95,18 @@ BROKEN = [
     ("classified_event", _classified, ["needs_human"], "no", "needs_human"),
     ("classified_event", _classified, ["top_k", 0, "probability"], -0.1, "top_k[0].probability"),
     ("classified_event", _classified, ["excerpt"], "x" * 281, "excerpt"),
-    ("classified_event", _classified, ["schema_version"], "3", "schema_version"),
+    ("classified_event", _classified, ["schema_version"], "4", "schema_version"),
+    ("classified_event", _classified_v3, ["evidence", "neighbours", 0, "similarity"], 1.5,
+     "evidence.neighbours[0].similarity"),
+    ("classified_event", _classified_v3, ["evidence", "neighbours", 0, "ticket_id"], "", "evidence.neighbours[0].ticket_id"),
+    ("classified_event", _classified_v3, ["evidence", "neighbours", 1, "label"], _DELETE, "evidence.neighbours[1].label"),
+    ("classified_event", _classified_v3, ["evidence", "neighbours", 0, "excerpt"], "x" * 281,
+     "evidence.neighbours[0].excerpt"),
+    ("classified_event", _classified_v3, ["evidence", "neighbours"], [{"ticket_id": "1", "label": "A",
+                                                                       "similarity": 0.5}] * 11, "evidence.neighbours"),
+    ("classified_event", _classified_v3, ["evidence", "terms"], ["t"] * 11, "evidence.terms"),
+    ("classified_event", _classified_v3, ["evidence", "terms", 0], "x" * 65, "evidence.terms[0]"),
+    ("classified_event", _classified_v3, ["language"], _DELETE, "language"),
     ("classified_event", _classified_v2, ["language"], _DELETE, "language"),
     ("classified_event", _classified_v2, ["language"], None, "language"),
     ("classified_event", _classified_v2, ["language"], "de-DE", "language"),
@@ -143,5 +158,20 @@ def test_classified_event_v2_carries_language_and_is_what_the_model_writes():
     assert parse_event("classified_event", document).language == "de"
     fresh = {k: v for k, v in document.items() if k != "schema_version"}
     written = json.loads(ClassifiedEvent.model_validate(fresh).model_dump_json())
-    assert written["schema_version"] == "2" and written["language"] == "de"
+    assert written["schema_version"] == "3" and written["language"] == "de" and written["evidence"] is None
     validate_json_schema("classified_event", written)
+    # A version-2 event (no evidence) stays valid for both.
+    assert document["schema_version"] == "2" and "evidence" not in document
+    assert load_schema("classified_event", 2)["properties"]["schema_version"] == {"enum": ["1", "2"]}
+
+
+def test_classified_event_v3_carries_evidence_for_both():
+    document = _classified_v3()
+    assert document["schema_version"] == "3"
+    validate_json_schema("classified_event", document)
+    event = parse_event("classified_event", document)
+    assert [n.ticket_id for n in event.evidence.neighbours] == [n["ticket_id"] for n in document["evidence"]["neighbours"]]
+    assert event.evidence.neighbours[2].excerpt is None  # trained with excerpts off
+    assert list(event.evidence.terms) == document["evidence"]["terms"]
+    validate_json_schema("classified_event", document | {"evidence": None})
+    assert parse_event("classified_event", document | {"evidence": None}).evidence is None

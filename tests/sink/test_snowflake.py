@@ -101,3 +101,46 @@ def test_ensure_adds_the_language_column_to_a_table_from_an_older_version(snowfl
                           "ORDER BY TICKET_ID").fetchall()
     assert rows == [("T-AFTER", "fr", "Access"), ("T-BEFORE", None, "Access")]
     assert cursor.execute(f"SELECT LANGUAGE FROM {tables.view} WHERE TICKET_ID = 'T-AFTER'").fetchone() == ("fr",)
+
+
+EVIDENCE = {"neighbours": [{"ticket_id": "4711", "label": "Access", "similarity": 0.91, "excerpt": "vpn"},
+                           {"ticket_id": "it's <!channel>", "label": "Storage", "similarity": 0.8}],
+            "terms": ["vpn"]}
+
+
+def test_neighbour_ids_and_labels_are_stored_as_queryable_arrays(snowflake_connection, snowflake_settings):
+    tables = _tables(snowflake_connection, snowflake_settings)
+    events = [classified_event("T-EV", schema_version="3", language="en", evidence=EVIDENCE),
+              classified_event("T-V2", schema_version="2", language="en"),  # no evidence: NULL
+              classified_event("T-NONE", schema_version="3", language="en", evidence={"neighbours": []})]
+    tables.merge(tables.classified, [classified_row(ClassifiedEvent.model_validate(e), 0, i, LOADED)
+                                     for i, e in enumerate(events)])
+    cursor = snowflake_connection.cursor()
+    rows = cursor.execute(
+        f"SELECT TICKET_ID, NEIGHBOUR_IDS[0]::VARCHAR, NEIGHBOUR_IDS[1]::VARCHAR, NEIGHBOUR_LABELS[0]::VARCHAR, "
+        f"ARRAY_SIZE(NEIGHBOUR_IDS) FROM {tables.classified.name} ORDER BY TICKET_ID").fetchall()
+    assert rows == [("T-EV", "4711", "it's <!channel>", "Access", 2), ("T-NONE", None, None, None, 0),
+                    ("T-V2", None, None, None, None)]
+    # the report the column is for: was the top neighbour's label the final label?
+    agree = cursor.execute(
+        f"SELECT NEIGHBOUR_LABELS[0]::VARCHAR = CATEGORY FROM {tables.classified.name} "
+        f"WHERE TICKET_ID = 'T-EV'").fetchone()
+    assert agree == (events[0]["category"] == "Access",)
+
+
+def test_ensure_adds_the_neighbour_columns_to_a_table_from_an_older_version(snowflake_connection,
+                                                                          snowflake_settings):
+    new_spec = classified_table(snowflake_settings.table_classified)
+    added = {"NEIGHBOUR_IDS", "NEIGHBOUR_LABELS"}
+    old_spec = replace(new_spec, columns=tuple(c for c in new_spec.columns if c.name not in added))
+    skip = {i for i, c in enumerate(new_spec.columns) if c.name in added}
+    cursor = snowflake_connection.cursor()
+    cursor.execute(old_spec.create_sql())
+    old_row = classified_row(ClassifiedEvent.model_validate(classified_event("T-BEFORE")), 0, 0, LOADED)
+    cursor.execute(old_spec.merge_sql(1), [v for i, v in enumerate(old_row) if i not in skip])
+    tables = _tables(snowflake_connection, snowflake_settings)  # the new sink starts on the old table
+    tables.merge(tables.classified, [classified_row(ClassifiedEvent.model_validate(
+        classified_event("T-AFTER", schema_version="3", language="en", evidence=EVIDENCE)), 0, 1, LOADED)])
+    rows = cursor.execute(f"SELECT TICKET_ID, NEIGHBOUR_IDS[0]::VARCHAR FROM {tables.classified.name} "
+                          "ORDER BY TICKET_ID").fetchall()
+    assert rows == [("T-AFTER", "4711"), ("T-BEFORE", None)]

@@ -18,7 +18,7 @@ def _mrkdwn_texts(message: dict) -> list[str]:
     """Every string Slack renders as mrkdwn: the fallback text and each mrkdwn object."""
     texts = [message["text"]]
     for block in message["blocks"]:
-        for obj in [block.get("text"), *(block.get("fields") or [])]:
+        for obj in [block.get("text"), *(block.get("fields") or []), *(block.get("elements") or [])]:
             if obj and obj.get("type") == "mrkdwn":
                 texts.append(obj["text"])
     return texts

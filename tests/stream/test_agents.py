@@ -173,6 +173,12 @@ def test_classify_endpoint_gives_the_stream_s_answer(worker, kafka_bootstrap):
     agree = sum(event["category"] == from_stream[t]["category"] for t, event in from_api.items())
     assert agree >= len(from_api) - 1, f"only {agree} of {len(from_api)} answers agree"
     assert "[masked]" in from_api[f"{p}-thread"]["excerpt"].lower()  # masked tokens stay masked
+    # The evidence travels with the answer, the same on both paths (up to int8 batch effects).
+    assert all(len(e["evidence"]["neighbours"]) == 3 for e in [*from_api.values(), *from_stream.values()])
+    assert sum(bool(e["evidence"]["terms"]) for e in from_api.values()) >= 0.75 * len(from_api)
+    same_top = sum(e["evidence"]["neighbours"][0]["ticket_id"] == from_stream[t]["evidence"]["neighbours"][0]["ticket_id"]
+                   for t, e in from_api.items())
+    assert same_top >= len(from_api) - 2, f"only {same_top} of {len(from_api)} closest neighbours agree"
 
     status, body = http("POST", f"{process.url}/classify", json.dumps({"text": rows.texts[0]}).encode())
     assert status == 200

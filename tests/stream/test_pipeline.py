@@ -143,5 +143,15 @@ def test_events_carry_the_producer_s_language_or_the_detected_one(predictor):
     results, _ = _classify(predictor, tickets)
     assert [r.language for r in results] == ["de", "de", "und", "ja"]
     for result in results:
-        assert result.schema_version == "2"
+        assert result.schema_version == "3"
         validate_json_schema("classified_event", json.loads(result.model_dump_json()))
+
+
+def test_events_carry_the_prediction_s_evidence(predictor):
+    tickets = _tickets("my laptop screen is broken, please replace it", "vpn keeps disconnecting at home")
+    results, _ = _classify(predictor, tickets)
+    for event, direct in zip(results, predictor.classify_tickets(tickets)):
+        assert event.evidence.model_dump() == direct.evidence.as_dict()
+        assert len(event.evidence.neighbours) == 3  # terms may be none: no word of the text pushed the class
+        validate_json_schema("classified_event", json.loads(event.model_dump_json()))
+    assert "laptop" in results[0].evidence.terms
