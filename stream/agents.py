@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from schemas import ClassifiedEvent
 from stream.dlq import make_dead_letter
 from stream.exceptions import BadTicket
+from stream.inference.stages import StageClock, thread_stage
 from stream.pipeline import decode_ticket
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ class BatchHandler:
         started = time.perf_counter()
         worker, metrics = self.worker, self.metrics
         metrics.consumed.inc(len(events))
-        decoded = [(event, self._decode(event)) for event in events]
+        clock = StageClock()
+        with thread_stage(clock, "decode"):
+            decoded = [(event, self._decode(event)) for event in events]
         good = [(event, t) for event, t in decoded if not isinstance(t, BadTicket)]
         dead = [(event, t) for event, t in decoded if isinstance(t, BadTicket)]
 
@@ -63,7 +66,7 @@ class BatchHandler:
         classified: list[tuple[object, ClassifiedEvent]] = []
         if good:
             metrics.batch_size.observe(len(good))
-            results, inference_s = await worker.classifier.classify([t for _, t in good])
+            results, inference_s = await worker.classifier.classify([t for _, t in good], clock)
             metrics.inference_seconds.observe(inference_s)
             for (event, _), result in zip(good, results):
                 if isinstance(result, BadTicket):
@@ -71,11 +74,15 @@ class BatchHandler:
                 else:
                     classified.append((event, result))
 
-        outputs = [(worker.topics.classified, result.ticket_id.encode("utf-8"), result.to_json_bytes())
-                   for _, result in classified]
-        outputs += [(worker.topics.dlq, event.message.key, self._dead_letter(event, bad).to_json_bytes())
-                    for event, bad in dead]
+        with thread_stage(clock, "serialise"):
+            outputs = [(worker.topics.classified, result.ticket_id.encode("utf-8"), result.to_json_bytes())
+                       for _, result in classified]
+            outputs += [(worker.topics.dlq, event.message.key, self._dead_letter(event, bad).to_json_bytes())
+                        for event, bad in dead]
+        publish_cpu = time.thread_time()
         await self._publish(outputs)
+        # The loop runs other tasks while the acks are awaited: an upper bound of publishing's CPU.
+        clock.add("publish", time.thread_time() - publish_cpu, 0.0)
         published_at = datetime.now(timezone.utc)
 
         for _, result in classified:
@@ -90,6 +97,11 @@ class BatchHandler:
             await stream.ack(event)
             tp = event.message.tp
             worker.next_offsets[tp] = max(worker.next_offsets.get(tp, 0), event.message.offset + 1)
+        for name, cpu_s in clock.cpu.items():
+            metrics.stage_cpu_seconds.labels(stage=name).inc(cpu_s)
+        if self.settings.profile:
+            log.info("batch stages", extra={"tickets": len(events), "stage_cpu_ms": {
+                name: round(cpu_s * 1000, 2) for name, cpu_s in clock.cpu.items()}})
         log.info("batch done", extra={
             "consumed": len(events), "classified": len(classified), "dead_lettered": len(dead),
             "abstained": sum(1 for _, r in classified if r.needs_human),

@@ -21,6 +21,7 @@ from .clean import DEFAULT_MASK_PATTERNS, PREPROCESSING_VERSION, assemble_ticket
 from .exceptions import EmbedderMismatchError, ModelLoadError
 from .features import assemble_features, check_blocks, lexical_scores, linear_scores, needs_embedder
 from .neighbours import NeighbourVotes
+from .stages import stage
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,8 @@ def _load_embedder(version_dir: Path, spec: dict, embedder_dir, *, threads, prov
                                           f"(build it with `python -m training build-embedder`)")
     try:
         return OnnxEmbedder.load(folder, variant=spec.get("variant", "int8"),
-                                 max_tokens=int(spec.get("max_tokens", 512)), threads=threads, provider=provider)
+                                 max_tokens=int(spec.get("max_tokens", 512)), threads=threads, provider=provider,
+                                 truncation=spec.get("truncation", "head"))
     except Exception as exc:  # noqa: BLE001 - any failure here means "cannot serve this version"
         raise ModelLoadError(version_dir, f"embedder {folder} failed to load: {exc}") from exc
 
@@ -196,9 +198,11 @@ class Predictor:
             if "embedding_linear" in self.blocks:
                 values["embedding_linear"] = linear_scores(self._embedding_linear, vectors, len(self.labels))
             if "knn" in self.blocks:
-                values["knn"] = self._neighbours.scores(vectors)
+                with stage("knn"):
+                    values["knn"] = self._neighbours.scores(vectors)
         if "lexical" in self.blocks:
-            values["lexical"] = lexical_scores(self._lexical, texts, len(self.labels))
+            with stage("lexical"):
+                values["lexical"] = lexical_scores(self._lexical, texts, len(self.labels))
         return values
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -207,11 +211,13 @@ class Predictor:
             return np.zeros((0, len(self.labels)), dtype=np.float64)
         with self._lock:
             values = self._block_values(texts)
-            proba = np.asarray(self._booster.predict(assemble_features(self.blocks, values)), dtype=np.float64)
+            with stage("booster"):
+                proba = np.asarray(self._booster.predict(assemble_features(self.blocks, values)), dtype=np.float64)
         if proba.ndim == 1:  # binary objective: probability of the second label
             proba = np.stack([1.0 - proba, proba], axis=1)
         if self.blend is not None:
-            proba = self.blend.apply(proba, values["lexical"])
+            with stage("blend"):
+                proba = self.blend.apply(proba, values["lexical"])
         return proba
 
     def decide(self, proba: np.ndarray) -> list[Prediction]:
@@ -228,7 +234,9 @@ class Predictor:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Already-assembled texts → predictions (texts are used as given)."""
-        return self.decide(self.predict_proba(texts))
+        proba = self.predict_proba(texts)
+        with stage("blend"):  # with the thresholds and top-k: everything after the booster
+            return self.decide(proba)
 
     def assemble(self, tickets: Iterable[Any]) -> list[str]:
         return [assemble_ticket_text(t, self._mask_patterns) for t in tickets]
