@@ -78,6 +78,7 @@ class EmbedderConfig:
     name: str = "multilingual-e5-small"
     variant: str = "int8"
     max_tokens: int = 512
+    truncation: str = "head"                   # head | head+tail: which tokens of a longer text are kept
     batch_size: int = 32
     cache_dir: str = field(default_factory=_default_cache_dir)
     threads: int | None = None
@@ -197,6 +198,8 @@ class TrainConfig:
             raise ConfigError("blend weights must be a non-empty list of numbers in [0, 1]")
         if self.neighbours.k < 1 or self.neighbours.sharpness < 0 or self.neighbours.max_reference < 1:
             raise ConfigError("neighbours.k and neighbours.max_reference must be >= 1, neighbours.sharpness >= 0")
+        if self.embedder.truncation not in ("head", "head+tail"):
+            raise ConfigError("embedder.truncation must be 'head' or 'head+tail'")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self
