@@ -127,3 +127,20 @@ def test_the_same_ticket_gets_the_same_answer_as_the_predictor(predictor):
     results, _ = _classify(predictor, tickets)
     direct = predictor.classify_tickets(tickets)
     assert [r.category for r in results] == [d.category for d in direct]
+
+
+def test_a_batch_reports_the_cpu_of_each_stage(predictor):
+    from stream.inference.stages import INFERENCE_STAGES, StageClock
+
+    clock = StageClock()
+    tickets = _tickets("cannot log in to vpn, password expired " * 20, "need a new laptop charger")
+    with ThreadPoolExecutor(1) as executor:
+        classifier = Classifier(_Holder(predictor), executor)
+        results, _ = asyncio.run(classifier.classify(tickets, clock))
+    assert not any(isinstance(r, BadTicket) for r in results)
+    expected = {"clean", "tokenize", "embed", "knn", "lexical", "booster", "serialise"} & (
+        set(INFERENCE_STAGES) | {"serialise"})
+    assert expected <= clock.cpu.keys(), clock.cpu
+    assert all(v >= 0 for v in clock.cpu.values())
+    # the embedding of two tickets does real work; the stages outside a clock cost nothing
+    assert clock.cpu["embed"] > 0 and clock.wall["embed"] > 0
