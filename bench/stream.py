@@ -10,7 +10,10 @@ Starts the embedded Tansu broker (or uses TICKETS_KAFKA_BOOTSTRAP) and one
    consumer on ``tickets.classified`` (so publish, queueing, batching,
    inference and delivery all count).
 
-Prints a markdown table. Targets: >= 80 tickets/s sustained; p99 < 1 s at 40/s.
+Prints a markdown table, and the worker's CPU per ticket by stage (read from its
+``tickets_stage_cpu_seconds_total`` counter). Targets: >= 80 tickets/s sustained;
+p99 < 1 s at 40/s. ``bench/stages.py`` profiles the stages of several
+configurations side by side without Kafka.
 
     python bench/stream.py                      # promoted model in TICKETS_REGISTRY_DIR
     python bench/stream.py --tickets 3000 --rate 40 --duration 60
@@ -38,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from stream.broker import EmbeddedBroker, free_port  # noqa: E402
 from stream.config import Settings  # noqa: E402
+from stream.inference.stages import STAGES  # noqa: E402
 from stream.kafka_config import aiokafka_client_config  # noqa: E402
 from stream.replay import Rows, load_rows, replay  # noqa: E402
 from stream.topics import ensure_topics  # noqa: E402
@@ -104,6 +108,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stage_seconds(metrics_url: str) -> dict[str, float]:
+    """The worker's ``tickets_stage_cpu_seconds_total`` per stage, read from /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(metrics_url, timeout=5) as response:
+        text = response.read().decode("utf-8")
+    out = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "tickets_stage_cpu_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    out[sample.labels["stage"]] = sample.value
+    return out
+
+
 def _created(event) -> float:
     return datetime.fromisoformat(event["created_at"].replace("Z", "+00:00")).timestamp()
 
@@ -113,7 +132,7 @@ def _pick(rows: Rows, start: int, n: int) -> Rows:
     return Rows(rows.indices[sl], rows.texts[sl], rows.labels[sl])
 
 
-async def _bench(args, settings: Settings, worker_pid: int) -> dict:
+async def _bench(args, settings: Settings, worker_pid: int, metrics_url: str) -> dict:
     rows = load_rows(args.data, text_col=args.text_col, limit=args.warmup + args.tickets
                      + int(args.rate * args.duration))
     watcher = ClassifiedWatcher(settings, settings.kafka.topic_classified)
@@ -125,7 +144,7 @@ async def _bench(args, settings: Settings, worker_pid: int) -> dict:
         await watcher.wait_for({f"warm-{i:07d}" for i in warm.indices}, 300)
 
         backlog = _pick(rows, args.warmup, args.tickets)
-        cpu_before = cpu_seconds(worker_pid)
+        cpu_before, stages_before = cpu_seconds(worker_pid), stage_seconds(metrics_url)
         started = time.time()
         await replay(settings, backlog, rate=0, id_prefix="tput", progress=not args.no_progress)
         ids = {f"tput-{i:07d}" for i in backlog.indices}
@@ -133,6 +152,8 @@ async def _bench(args, settings: Settings, worker_pid: int) -> dict:
         done = max(watcher.arrivals[i][0] for i in ids if i in watcher.arrivals)
         throughput = sum(i in watcher.arrivals for i in ids) / (done - started)
         cpu_per_ticket = (cpu_seconds(worker_pid) - cpu_before) / len(ids)
+        stages_after = stage_seconds(metrics_url)
+        stages = {name: (stages_after[name] - stages_before.get(name, 0.0)) / len(ids) for name in stages_after}
 
         offered = _pick(rows, args.warmup + args.tickets, int(args.rate * args.duration))
         await replay(settings, offered, rate=args.rate, id_prefix="lat", progress=not args.no_progress)
@@ -145,7 +166,8 @@ async def _bench(args, settings: Settings, worker_pid: int) -> dict:
         embedders = {watcher.arrivals[i][1]["embedder_id"] for i in ids if i in watcher.arrivals}
     finally:
         await watcher.stop()
-    return {"throughput": throughput, "cpu_per_ticket": cpu_per_ticket, "latencies": latencies, "inference_ms": inference_ms,
+    return {"throughput": throughput, "cpu_per_ticket": cpu_per_ticket, "stages": stages,
+            "latencies": latencies, "inference_ms": inference_ms,
             "complete": complete, "versions": versions, "embedders": embedders}
 
 
@@ -220,7 +242,7 @@ def main(argv=None) -> int:
             worker = subprocess.Popen([sys.executable, "-m", "stream", "worker"], cwd=REPO,
                                       env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
         _wait_ready(f"http://127.0.0.1:{env['TICKETS_WEB_PORT']}", worker)
-        result = asyncio.run(_bench(args, settings, worker.pid))
+        result = asyncio.run(_bench(args, settings, worker.pid, f"http://127.0.0.1:{env['TICKETS_WEB_PORT']}/metrics"))
     finally:
         if worker is not None and worker.poll() is None:
             worker.terminate()
@@ -237,7 +259,8 @@ def main(argv=None) -> int:
     print()
     print(f"Stream benchmark — {describe_cpu()}; "
           f"model {', '.join(sorted(result['versions']))}, embedder {', '.join(sorted(result['embedders']))}, "
-          f"max_batch {base.max_batch}, max_wait {base.max_wait_s}s, max_tokens {base.embed_max_tokens}; "
+          f"max_batch {base.max_batch}, max_wait {base.max_wait_s}s, max_tokens {base.embed_max_tokens}, "
+          f"batch tokens {base.embed_batch_tokens}, threads {base.embed_threads or 'default'}; "
           f"load average at the end {load1:.1f} (1 min) / {load5:.1f} (5 min)")
     print()
     print("| measure | value | target |")
@@ -252,6 +275,19 @@ def main(argv=None) -> int:
     print(f"| end-to-end p95 at {args.rate:g} tickets/s offered | {p95 * 1000:.0f} ms | |")
     print(f"| end-to-end p99 at {args.rate:g} tickets/s offered | {p99 * 1000:.0f} ms | < 1000 ms |")
     print(f"| batch inference time p50 (latency phase) | {np.percentile(result['inference_ms'], 50):.0f} ms | |")
+    print()
+    print("Worker CPU ms per ticket by stage (backlog phase; tickets_stage_cpu_seconds_total, see "
+          "stream/inference/stages.py: inference stages count the whole process while they run):")
+    print()
+    print("| stage | CPU ms per ticket |")
+    print("| --- | ---: |")
+    named = 0.0
+    for name in STAGES:
+        if name in result["stages"]:
+            named += result["stages"][name]
+            print(f"| {name} | {result['stages'][name] * 1000:.2f} |")
+    print(f"| rest of the worker (Faust, consumer, event loop) | {(result['cpu_per_ticket'] - named) * 1000:.2f} |")
+    print(f"| **total (process CPU from /proc)** | **{result['cpu_per_ticket'] * 1000:.2f}** |")
     if not result["complete"]:
         print("\nWARNING: some tickets were not classified before the timeout; worker log:", log_path)
     return 0 if result["complete"] else 1

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from stream.config import MIN_DLQ_MAX_BYTES
 from stream.dlq import dead_letter_bytes, failure_reason
 from stream.exceptions import BadTicket, PublishError
+from stream.inference.stages import StageClock, thread_stage
 from stream.pipeline import decode_ticket
 from stream.publish import Output, describe, publish
 
@@ -96,17 +97,20 @@ class BatchHandler:
         started = time.perf_counter()
         worker, metrics = self.worker, self.metrics
         metrics.consumed.inc(len(events))
-        decoded = [(event, self._decode(event)) for event in events]
+        clock = StageClock()
+        with thread_stage(clock, "decode"):
+            decoded = [(event, self._decode(event)) for event in events]
         good = [(event, t) for event, t in decoded if not isinstance(t, BadTicket)]
         dead = [(event, t) for event, t in decoded if isinstance(t, BadTicket)]
 
-        inference_s = 0.0
+        inference_s, results = 0.0, []
         classified: dict[int, object] = {}   # id(event) → ClassifiedEvent
         outputs: list[Output] = []
         if good:
             metrics.batch_size.observe(len(good))
-            results, inference_s = await worker.classifier.classify([t for _, t in good])
+            results, inference_s = await worker.classifier.classify([t for _, t in good], clock)
             metrics.inference_seconds.observe(inference_s)
+        with thread_stage(clock, "serialise"):
             for (event, _), result in zip(good, results):
                 output = result if isinstance(result, BadTicket) else self._classified(event, result)
                 if isinstance(output, BadTicket):
@@ -114,10 +118,13 @@ class BatchHandler:
                 else:
                     outputs.append(output)
                     classified[id(event)] = result
-        outputs += [self._dead_letter(event, bad) for event, bad in dead]
+            outputs += [self._dead_letter(event, bad) for event, bad in dead]
 
+        publish_cpu = time.thread_time()
         for output, exc in await publish(outputs):
             await self._dead_letter_refused(output, exc, classified, dead)
+        # The loop runs other tasks while the acks are awaited: an upper bound of publishing's CPU.
+        clock.add("publish", time.thread_time() - publish_cpu, 0.0)
         published_at = datetime.now(timezone.utc)
 
         for result in classified.values():
@@ -133,6 +140,11 @@ class BatchHandler:
             await stream.ack(event)
             tp = event.message.tp
             worker.next_offsets[tp] = max(worker.next_offsets.get(tp, 0), event.message.offset + 1)
+        for name, cpu_s in clock.cpu.items():
+            metrics.stage_cpu_seconds.labels(stage=name).inc(cpu_s)
+        if self.settings.profile:
+            log.info("batch stages", extra={"tickets": len(events), "stage_cpu_ms": {
+                name: round(cpu_s * 1000, 2) for name, cpu_s in clock.cpu.items()}})
         log.info("batch done", extra={
             "consumed": len(events), "classified": len(classified), "dead_lettered": len(dead),
             "abstained": sum(1 for r in classified.values() if r.needs_human),

@@ -135,11 +135,13 @@ class Settings:
     embed_variant: str = "int8"              # TICKETS_EMBED_VARIANT: int8|fp32
     embed_max_tokens: int = 512              # TICKETS_EMBED_MAX_TOKENS
     embed_threads: int = 0                   # TICKETS_EMBED_THREADS (0 = onnxruntime's default)
+    embed_batch_tokens: int = 256            # TICKETS_EMBED_BATCH_TOKENS: padded tokens per onnxruntime call
     embed_provider: str = "auto"             # TICKETS_EMBED_PROVIDER: auto|cpu|cuda
     # Languages the detector may answer (comma-separated ISO 639-1 codes); others count as "other".
     languages: tuple[str, ...] = DEFAULT_LANGUAGES  # TICKETS_LANGUAGES
     log_level: str = "INFO"                  # TICKETS_LOG_LEVEL
     log_format: str = "auto"                 # TICKETS_LOG_FORMAT: auto|json|text (auto: text on a TTY)
+    profile: bool = False                    # TICKETS_PROFILE: log each batch's CPU ms per stage
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -178,10 +180,12 @@ class Settings:
             embed_variant=env.str("EMBED_VARIANT", d.embed_variant),
             embed_max_tokens=env.int("EMBED_MAX_TOKENS", d.embed_max_tokens),
             embed_threads=env.int("EMBED_THREADS", d.embed_threads),
+            embed_batch_tokens=env.int("EMBED_BATCH_TOKENS", d.embed_batch_tokens),
             embed_provider=env.str("EMBED_PROVIDER", d.embed_provider).lower(),
             languages=_languages(env.str("LANGUAGES", ",".join(d.languages))),
             log_level=env.str("LOG_LEVEL", d.log_level).upper(),
             log_format=env.str("LOG_FORMAT", d.log_format).lower(),
+            profile=env.bool("PROFILE", d.profile),
         )
         settings.validate()
         return settings
@@ -195,6 +199,8 @@ class Settings:
             raise ConfigError(f"TICKETS_DLQ_MAX_BYTES must be between {MIN_DLQ_MAX_BYTES} (a dead letter's reason "
                               f"and context, fully escaped) and {MAX_DLQ_MAX_BYTES} (the producer's max request "
                               f"size, less room for the key and headers)")
+        if self.embed_batch_tokens < 1:
+            raise ConfigError("TICKETS_EMBED_BATCH_TOKENS must be at least 1")
         if self.embed_variant not in ("int8", "fp32"):
             raise ConfigError("TICKETS_EMBED_VARIANT must be int8 or fp32")
         if self.embed_provider not in ("auto", "cpu", "cuda"):

@@ -42,6 +42,7 @@ class WorkerMetrics:
     model_ready: Gauge
     model_load_failures: Counter
     consumer_lag: Gauge
+    stage_cpu_seconds: Counter
 
     def set_model(self, version: str, embedder: str) -> None:
         """Point the info gauge at the loaded version (one series at a time)."""
@@ -105,5 +106,11 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
         consumer_lag=Gauge(
             f"{p}consumer_lag", "Messages behind the partition's high watermark (highwater - next offset to process).",
             ["topic", "partition"], registry=registry,
+        ),
+        # A counter, not a histogram: per-ticket cost is rate(stage) / rate(consumed), and ten
+        # stages x buckets would be a lot of series for one division.
+        stage_cpu_seconds=Counter(
+            f"{p}stage_cpu_seconds_total", "CPU seconds spent per pipeline stage (clean, tokenize, embed, "
+            "lexical, knn, booster, blend, decode, serialise, publish).", ["stage"], registry=registry,
         ),
     )

@@ -46,14 +46,19 @@ def load_predictor(version_dir: Path, settings: Settings, current=None):
         embedder = OnnxEmbedder.load(
             Path(settings.embedder_dir).expanduser() / spec["name"], variant=spec.get("variant", "int8"),
             max_tokens=settings.embed_max_tokens, threads=threads, provider=settings.embed_provider,
+            truncation=spec.get("truncation", "head"),
         )
-    return Predictor.load(version_dir, settings.embedder_dir, embedder=embedder,
-                          threads=threads, provider=settings.embed_provider)
+    predictor = Predictor.load(version_dir, settings.embedder_dir, embedder=embedder,
+                               threads=threads, provider=settings.embed_provider)
+    if predictor.embedder is not None and hasattr(predictor.embedder, "max_batch_tokens"):
+        predictor.embedder.max_batch_tokens = settings.embed_batch_tokens
+    return predictor
 
 
 def _same_embedder(embedder, spec: dict, max_tokens: int) -> bool:
     return (embedder.sha256 == spec.get("sha256") and embedder.variant == spec.get("variant", "int8")
-            and embedder.max_tokens == min(max_tokens, embedder.manifest.max_tokens))
+            and embedder.max_tokens == min(max_tokens, embedder.manifest.max_tokens)
+            and getattr(embedder, "truncation", "head") == spec.get("truncation", "head"))
 
 
 def promoted_dir(registry_dir) -> Path | None:

@@ -24,6 +24,7 @@ from stream.dlq import failure_reason
 from stream.exceptions import BadTicket
 from stream.inference.evidence import evidence_of
 from stream.inference.language import ticket_language
+from stream.inference.stages import StageClock, stage, thread_stage
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class _BatchOutput:
     predictions: dict[int, object]   # ticket index → Prediction
     failures: dict[int, BadTicket]   # ticket index → why it could not be classified
     seconds: float
+    stages: StageClock | None = None  # CPU per stage (stream/inference/stages.py)
 
 
 def _run_batch(predictor, tickets: list[TicketEvent]) -> _BatchOutput:
@@ -123,25 +125,27 @@ def _run_batch(predictor, tickets: list[TicketEvent]) -> _BatchOutput:
     started = time.perf_counter()
     texts: list[str] = []
     failures: dict[int, BadTicket] = {}
-    for i, ticket in enumerate(tickets):
-        try:
-            text = predictor.assemble([ticket])[0]
-        except Exception as exc:  # noqa: BLE001 - one odd ticket must not sink the batch
-            failures[i] = BadTicket("inference_failed", f"cleaning failed: {type(exc).__name__}: {exc}")
-            text = ""
-        if not text.strip() and i not in failures:
-            failures[i] = BadTicket("empty_text", "no text left after cleaning (all messages empty, "
-                                                  "auto-replies or system/bot turns)")
-        texts.append(text)
-    todo = [i for i in range(len(tickets)) if i not in failures]
-    predictions = dict(zip(todo, predictor.predict([texts[i] for i in todo]))) if todo else {}
-    return _BatchOutput(texts, predictions, failures, time.perf_counter() - started)
+    with StageClock().active() as clock:
+        with stage("clean"):
+            for i, ticket in enumerate(tickets):
+                try:
+                    text = predictor.assemble([ticket])[0]
+                except Exception as exc:  # noqa: BLE001 - one odd ticket must not sink the batch
+                    failures[i] = BadTicket("inference_failed", f"cleaning failed: {type(exc).__name__}: {exc}")
+                    text = ""
+                if not text.strip() and i not in failures:
+                    failures[i] = BadTicket("empty_text", "no text left after cleaning (all messages empty, "
+                                                          "auto-replies or system/bot turns)")
+                texts.append(text)
+        todo = [i for i in range(len(tickets)) if i not in failures]
+        predictions = dict(zip(todo, predictor.predict([texts[i] for i in todo]))) if todo else {}
+    return _BatchOutput(texts, predictions, failures, time.perf_counter() - started, clock)
 
 
 def _run_one_by_one(predictor, tickets: list[TicketEvent]) -> _BatchOutput:
     """Last resort after the batch kept failing: isolate the ticket(s) that break inference."""
     started = time.perf_counter()
-    out = _BatchOutput([], {}, {}, 0.0)
+    out = _BatchOutput([], {}, {}, 0.0, StageClock())
     for i, ticket in enumerate(tickets):
         try:
             single = _run_batch(predictor, [ticket])
@@ -149,6 +153,7 @@ def _run_one_by_one(predictor, tickets: list[TicketEvent]) -> _BatchOutput:
             out.texts.append("")
             out.failures[i] = BadTicket("inference_failed", f"{type(exc).__name__}: {exc}")
             continue
+        out.stages.merge(single.stages)
         out.texts.append(single.texts[0])
         if 0 in single.failures:
             out.failures[i] = single.failures[0]
@@ -172,8 +177,11 @@ class Classifier:
         self.retries = retries
         self.retry_backoff_s = retry_backoff_s
 
-    async def classify(self, tickets: list[TicketEvent]) -> tuple[list[ClassifiedEvent | BadTicket], float]:
-        """One result per ticket, in order, and the inference seconds of the batch."""
+    async def classify(self, tickets: list[TicketEvent],
+                       clock: StageClock | None = None) -> tuple[list[ClassifiedEvent | BadTicket], float]:
+        """One result per ticket, in order, and the inference seconds of the batch.
+
+        ``clock``, when given, receives the batch's CPU seconds per stage."""
         if not tickets:
             return [], 0.0
         predictor = self.holder.predictor  # read once: a swap applies from the next batch
@@ -193,18 +201,21 @@ class Classifier:
                     await asyncio.sleep(self.retry_backoff_s * (attempt + 1))
         if output is None:
             output = await loop.run_in_executor(self.executor, _run_one_by_one, predictor, tickets)
+        if clock is not None and output.stages is not None:
+            clock.merge(output.stages)
         processed_at = datetime.now(timezone.utc)
         results: list[ClassifiedEvent | BadTicket] = []
-        for i, ticket in enumerate(tickets):
-            if i in output.failures:
-                results.append(output.failures[i])
-                continue
-            try:
-                results.append(build_event(ticket, output.texts[i], output.predictions[i], predictor,
-                                           output.seconds, processed_at))
-            except Exception as exc:  # noqa: BLE001 - this ticket only: it is dead-lettered
-                results.append(BadTicket("processing_failed",
-                                         f"could not build the ClassifiedEvent: {failure_reason(exc)[1]}"))
+        with thread_stage(clock, "serialise"):
+            for i, ticket in enumerate(tickets):
+                if i in output.failures:
+                    results.append(output.failures[i])
+                    continue
+                try:
+                    results.append(build_event(ticket, output.texts[i], output.predictions[i], predictor,
+                                               output.seconds, processed_at))
+                except Exception as exc:  # noqa: BLE001 - this ticket only: it is dead-lettered
+                    results.append(BadTicket("processing_failed",
+                                             f"could not build the ClassifiedEvent: {failure_reason(exc)[1]}"))
         return results, output.seconds
 
 

@@ -79,6 +79,7 @@ class EmbedderConfig:
     name: str = "multilingual-e5-small"
     variant: str = "int8"
     max_tokens: int = 512
+    truncation: str = "head"                   # head | head+tail: which tokens of a longer text are kept
     batch_size: int = 32
     cache_dir: str = field(default_factory=_default_cache_dir)
     threads: int | None = None
@@ -221,6 +222,8 @@ class TrainConfig:
             raise ConfigError("route.low and route.high must satisfy 0 <= low <= high <= 1")
         if not 20 <= self.neighbours.excerpt_chars <= 280:
             raise ConfigError("neighbours.excerpt_chars must be in [20, 280] (turn excerpts off with neighbours.excerpts)")
+        if self.embedder.truncation not in ("head", "head+tail"):
+            raise ConfigError("embedder.truncation must be 'head' or 'head+tail'")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self

@@ -1,6 +1,7 @@
 """Embeddings with an on-disk cache, so retraining never re-embeds a text it has seen.
 
-Layout: ``<cache_dir>/<embedder sha256[:16]>-t<max_tokens>/`` holds shards, each a
+Layout: ``<cache_dir>/<embedder sha256[:16]>-t<max_tokens>[ht]/`` (``ht``: head+tail truncation;
+the sha256 is the variant's ONNX file's) holds shards, each a
 pair of ``.npy`` files written atomically (vectors float16, then keys). A shard
 exists completely or not at all, so an interrupted run resumes from the last
 finished shard. Vectors are memory-mapped on read.
@@ -37,8 +38,9 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
 class EmbeddingCache:
     """float16 vectors keyed by text hash, for one embedder (sha256) and truncation length."""
 
-    def __init__(self, cache_dir, embedder_sha256: str, max_tokens: int, dim: int):
-        self.dir = Path(cache_dir).expanduser() / f"{embedder_sha256[:16]}-t{max_tokens}"
+    def __init__(self, cache_dir, embedder_sha256: str, max_tokens: int, dim: int, truncation: str = "head"):
+        suffix = "ht" if truncation == "head+tail" else ""
+        self.dir = Path(cache_dir).expanduser() / f"{embedder_sha256[:16]}-t{max_tokens}{suffix}"
         self.dim = dim
         self._index: dict[bytes, tuple[int, int]] = {}
         self._shards: list[np.ndarray] = []
@@ -110,7 +112,8 @@ class CachedEmbedder:
         self.batch_size = batch_size
         self.progress = progress
         max_tokens = getattr(embedder, "max_tokens", max_tokens)  # the embedder may cap it
-        self.cache = EmbeddingCache(cache_dir, embedder.sha256, max_tokens, embedder.dim)
+        self.cache = EmbeddingCache(cache_dir, embedder.sha256, max_tokens, embedder.dim,
+                                    getattr(embedder, "truncation", "head"))
 
     def embed(self, texts: list[str]) -> np.ndarray:
         keys = [text_key(t) for t in texts]

@@ -74,7 +74,7 @@ def open_embedder(config: TrainConfig, embedder_dir, progress: bool = True) -> C
     if not folder.is_dir():
         raise TrainingError(f"embedder not found at {folder}; build it with `python -m training build-embedder`")
     inner = OnnxEmbedder.load(folder, variant=config.embedder.variant, max_tokens=config.embedder.max_tokens,
-                              threads=config.embedder.threads)
+                              threads=config.embedder.threads, truncation=config.embedder.truncation)
     return CachedEmbedder(inner, config.embedder.cache_dir, max_tokens=config.embedder.max_tokens,
                           batch_size=config.embedder.batch_size, progress=progress)
 
@@ -164,7 +164,8 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
             "feature_blocks": list(config.feature_blocks),
             "embedder": None if embedder is None else {
                 "id": embedder.id, "sha256": embedder.sha256, "name": config.embedder.name,
-                "variant": config.embedder.variant, "max_tokens": config.embedder.max_tokens, "dim": embedder.dim},
+                "variant": config.embedder.variant, "max_tokens": config.embedder.max_tokens,
+                "truncation": config.embedder.truncation, "dim": embedder.dim},
             "clean": {"mask_patterns": list(config.clean.mask_patterns),
                       "max_masking_ratio": config.clean.max_masking_ratio},
             "data": {

@@ -19,14 +19,21 @@ import numpy as np
 
 from .exceptions import EmbedderCorruptError, EmbedderNotFoundError
 from .runtime import choose_providers, import_onnxruntime
+from .stages import stage
 
 log = logging.getLogger(__name__)
 
 VARIANTS = {"int8": "onnx/model.int8.onnx", "fp32": "onnx/model.onnx"}
-# Padded tokens per onnxruntime call (see token_budget_batches). On dataset tickets cut into
-# the worker's 64-ticket micro-batches, 1024 pads 1.25x the real tokens (fixed 32-row batches:
-# 3.5x) and keeps attention, quadratic in length, at 1.3x; smaller budgets add per-call overhead.
-DEFAULT_MAX_BATCH_TOKENS = 1024
+# Padded tokens per onnxruntime call (see token_budget_batches). Measured on dataset tickets in
+# the worker's 64-ticket micro-batches (bench/stages.py): 256 costs ~25% less CPU than 1024 and
+# ~45% less than 4096 (the activations of a small call stay in the core's cache), while one text
+# per call costs ~20% more (per-call overhead); fixed 32-row batches pad 3.5x the real tokens.
+DEFAULT_MAX_BATCH_TOKENS = 256
+# How a text over ``max_tokens`` is cut: "head" keeps its start; "head+tail" keeps its start and,
+# for the last quarter of the budget, its end (a long e-mail's question is often in its last
+# lines). Part of a model version's embedder spec, so training and serving cut alike.
+TRUNCATIONS = ("head", "head+tail")
+TAIL_SHARE = 4  # head+tail: 1/TAIL_SHARE of the token budget goes to the tail
 
 
 def _sha256(path: Path) -> str:
@@ -70,13 +77,16 @@ class OnnxEmbedder:
     """A loaded embedder; ``embed(texts)`` returns L2-normalised float32 rows of ``dim`` columns."""
 
     def __init__(self, session, tokenizer, manifest: EmbedderManifest, *, variant: str, sha256: str,
-                 max_tokens: int, folder: Path):
+                 max_tokens: int, folder: Path, truncation: str = "head",
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS):
         self._session = session
         self._tokenizer = tokenizer
         self.manifest = manifest
         self.variant = variant
         self.sha256 = sha256
         self.max_tokens = max_tokens
+        self.truncation = truncation
+        self.max_batch_tokens = max_batch_tokens  # embed()'s default budget (TICKETS_EMBED_BATCH_TOKENS)
         self.folder = folder
         self._input_names = {i.name for i in session.get_inputs()}
         self._pad_id = _pad_id(tokenizer)
@@ -99,10 +109,11 @@ class OnnxEmbedder:
 
     @classmethod
     def load(cls, folder, variant: str = "int8", max_tokens: int = 512, threads: int | None = None,
-             provider: str = "auto", verify: bool = True) -> "OnnxEmbedder":
+             provider: str = "auto", verify: bool = True, truncation: str = "head") -> "OnnxEmbedder":
         """Load ``folder`` (written by ``python -m training build-embedder``/``export-embedder``).
 
         ``max_tokens`` counts ``<s>``/``</s>`` and is capped by the model's own limit;
+        ``truncation`` says which tokens of a longer text are kept (see ``TRUNCATIONS``);
         ``threads`` sets onnxruntime's intra-op threads (None or 0: its default);
         ``verify`` checks the ONNX file against the manifest's sha256.
         """
@@ -113,6 +124,8 @@ class OnnxEmbedder:
             raise ValueError(f"variant must be one of {sorted(VARIANTS)}, not {variant!r}")
         if max_tokens < 3:
             raise ValueError(f"max_tokens must be at least 3 (<s>, one token, </s>), not {max_tokens}")
+        if truncation not in TRUNCATIONS:
+            raise ValueError(f"truncation must be one of {list(TRUNCATIONS)}, not {truncation!r}")
         manifest = EmbedderManifest.read(folder)
         rel = VARIANTS[variant]
         model_path, tokenizer_path = folder / rel, folder / "tokenizer.json"
@@ -130,7 +143,10 @@ class OnnxEmbedder:
         effective = min(max_tokens, manifest.max_tokens)
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=effective)
+        if truncation == "head":
+            tokenizer.enable_truncation(max_length=effective)
+        else:  # cut by tokenize(), which needs the whole sequence
+            tokenizer.no_truncation()
 
         ort = import_onnxruntime()
         options = ort.SessionOptions()
@@ -149,20 +165,25 @@ class OnnxEmbedder:
         log.info("loaded embedder %s (dim %d, max_tokens %d, threads %s)",
                  f"{manifest.name}-{variant}", manifest.dim, effective, threads or "default")
         return cls(session, tokenizer, manifest, variant=variant, sha256=recorded,
-                   max_tokens=effective, folder=folder)
+                   max_tokens=effective, folder=folder, truncation=truncation)
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids per text, prefix added, ``<s>``/``</s>`` included, truncated to ``max_tokens``."""
+        """Token ids per text, prefix added, ``<s>``/``</s>`` included, cut to ``max_tokens``."""
         prefixed = [self.manifest.prefix + _as_text(t) for t in texts]
-        return [enc.ids for enc in self._tokenizer.encode_batch(prefixed)]
+        ids = [enc.ids for enc in self._tokenizer.encode_batch(prefixed)]
+        if self.truncation == "head+tail":
+            ids = [head_tail(row, self.max_tokens) for row in ids]
+        return ids
 
     def embed(self, texts: Sequence[str], batch_size: int = 32,
-              max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> np.ndarray:
+              max_batch_tokens: int | None = None) -> np.ndarray:
         """``(len(texts), dim)`` float32, L2-normalised, in the order of ``texts``.
 
         A batch holds at most ``batch_size`` rows and, padded, at most ``max_batch_tokens``
-        tokens; a text longer than the budget goes alone.
+        tokens (default: the embedder's ``max_batch_tokens``); a longer text goes alone.
         """
+        if max_batch_tokens is None:
+            max_batch_tokens = self.max_batch_tokens
         if isinstance(texts, str):
             raise TypeError("embed() takes a list of texts, not a single string")
         if batch_size < 1:
@@ -172,12 +193,14 @@ class OnnxEmbedder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not len(texts):
             return out
-        ids = self.tokenize(texts)
+        with stage("tokenize"):
+            ids = self.tokenize(texts)
         lengths = [len(x) for x in ids]
         order = np.argsort(lengths, kind="stable")
-        for rows in token_budget_batches([lengths[i] for i in order], batch_size, max_batch_tokens):
-            picked = order[rows]
-            out[picked] = self._embed_batch([ids[i] for i in picked])
+        with stage("embed"):
+            for rows in token_budget_batches([lengths[i] for i in order], batch_size, max_batch_tokens):
+                picked = order[rows]
+                out[picked] = self._embed_batch([ids[i] for i in picked])
         return out
 
     def _embed_batch(self, batch: list[list[int]]) -> np.ndarray:
@@ -199,6 +222,16 @@ class OnnxEmbedder:
         if self.manifest.normalize:
             pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return pooled.astype(np.float32, copy=False)
+
+
+def head_tail(ids: list[int], max_tokens: int) -> list[int]:
+    """``ids`` (``<s>`` … ``</s>``) cut to ``max_tokens``: the first tokens and the last
+    ``(max_tokens - 2) // TAIL_SHARE``, ``</s>`` kept at the end."""
+    if len(ids) <= max_tokens:
+        return ids
+    body = max_tokens - 2
+    tail = body // TAIL_SHARE
+    return ids[:1 + body - tail] + ids[len(ids) - 1 - tail:]
 
 
 def token_budget_batches(sorted_lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[slice]:

@@ -22,8 +22,9 @@ from .evidence import NEAREST, NEIGHBOURS_SHOWN, TFIDF, EvidenceSource, lexical_
 from .exceptions import EmbedderMismatchError, ModelLoadError
 from .features import assemble_features, check_blocks, linear_scores, needs_embedder
 from .neighbours import NeighbourVotes
-from .route import Route, word_coverage
 from .references import load_references
+from .route import Route, word_coverage
+from .stages import stage
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ def _load_embedder(version_dir: Path, spec: dict, embedder_dir, *, threads, prov
                                           f"(build it with `python -m training build-embedder`)")
     try:
         return OnnxEmbedder.load(folder, variant=spec.get("variant", "int8"),
-                                 max_tokens=int(spec.get("max_tokens", 512)), threads=threads, provider=provider)
+                                 max_tokens=int(spec.get("max_tokens", 512)), threads=threads, provider=provider,
+                                 truncation=spec.get("truncation", "head"))
     except Exception as exc:  # noqa: BLE001 - any failure here means "cannot serve this version"
         raise ModelLoadError(version_dir, f"embedder {folder} failed to load: {exc}") from exc
 
@@ -223,10 +225,12 @@ class Predictor:
             if "embedding_linear" in self.blocks:
                 values["embedding_linear"] = linear_scores(self._embedding_linear, vectors, len(self.labels))
             if "knn" in self.blocks:
-                values["knn"], *nearest = self._neighbours.scores_and_nearest(vectors, NEIGHBOURS_SHOWN)
+                with stage("knn"):
+                    values["knn"], *nearest = self._neighbours.scores_and_nearest(vectors, NEIGHBOURS_SHOWN)
                 values[NEAREST] = nearest
         if "lexical" in self.blocks:
-            values["lexical"], values[TFIDF] = lexical_block(self._lexical, texts, len(self.labels))
+            with stage("lexical"):
+                values["lexical"], values[TFIDF] = lexical_block(self._lexical, texts, len(self.labels))
         return values
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -238,11 +242,14 @@ class Predictor:
             return np.zeros((0, len(self.labels)), dtype=np.float64), {}
         with self._lock:
             values = self._block_values(texts)
-            proba = _as_matrix(self._booster.predict(assemble_features(self.blocks, values)))
+            with stage("booster"):
+                proba = _as_matrix(self._booster.predict(assemble_features(self.blocks, values)))
             if self.blend is not None:
-                proba = self.blend.apply(proba, values["lexical"])
+                with stage("blend"):
+                    proba = self.blend.apply(proba, values["lexical"])
             if self.route is not None:
-                proba = self._routed(proba, texts, values)
+                with stage("booster"):
+                    proba = self._routed(proba, texts, values)
         return proba, values
 
     def _routed(self, proba: np.ndarray, texts: Sequence[str], values: dict[str, Any]) -> np.ndarray:
@@ -271,7 +278,8 @@ class Predictor:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Already-assembled texts → predictions with their evidence (texts are used as given)."""
         proba, values = self._proba_and_values(texts)
-        return self._evidence.attach(self.decide(proba), values)
+        with stage("blend"):  # with the thresholds, top-k and evidence: everything after the booster
+            return self._evidence.attach(self.decide(proba), values)
 
     def assemble(self, tickets: Iterable[Any]) -> list[str]:
         return [assemble_ticket_text(t, self._mask_patterns) for t in tickets]

@@ -155,3 +155,20 @@ def test_events_carry_the_prediction_s_evidence(predictor):
         assert len(event.evidence.neighbours) == 3  # terms may be none: no word of the text pushed the class
         validate_json_schema("classified_event", json.loads(event.model_dump_json()))
     assert "laptop" in results[0].evidence.terms
+
+
+def test_a_batch_reports_the_cpu_of_each_stage(predictor):
+    from stream.inference.stages import INFERENCE_STAGES, StageClock
+
+    clock = StageClock()
+    tickets = _tickets("cannot log in to vpn, password expired " * 20, "need a new laptop charger")
+    with ThreadPoolExecutor(1) as executor:
+        classifier = Classifier(_Holder(predictor), executor)
+        results, _ = asyncio.run(classifier.classify(tickets, clock))
+    assert not any(isinstance(r, BadTicket) for r in results)
+    expected = {"clean", "tokenize", "embed", "knn", "lexical", "booster", "serialise"} & (
+        set(INFERENCE_STAGES) | {"serialise"})
+    assert expected <= clock.cpu.keys(), clock.cpu
+    assert all(v >= 0 for v in clock.cpu.values())
+    # the embedding of two tickets does real work; the stages outside a clock cost nothing
+    assert clock.cpu["embed"] > 0 and clock.wall["embed"] > 0
