@@ -135,7 +135,7 @@ class Settings:
     embed_variant: str = "int8"              # TICKETS_EMBED_VARIANT: int8|fp32
     embed_max_tokens: int = 512              # TICKETS_EMBED_MAX_TOKENS
     embed_threads: int = 0                   # TICKETS_EMBED_THREADS (0 = onnxruntime's default)
-    embed_batch_tokens: int = 256            # TICKETS_EMBED_BATCH_TOKENS: padded tokens per onnxruntime call
+    embed_batch_tokens: int = 1024           # TICKETS_EMBED_BATCH_TOKENS: padded tokens per onnxruntime call
     embed_provider: str = "auto"             # TICKETS_EMBED_PROVIDER: auto|cpu|cuda
     # Languages the detector may answer (comma-separated ISO 639-1 codes); others count as "other".
     languages: tuple[str, ...] = DEFAULT_LANGUAGES  # TICKETS_LANGUAGES

@@ -28,7 +28,7 @@ VARIANTS = {"int8": "onnx/model.int8.onnx", "fp32": "onnx/model.onnx"}
 # the worker's 64-ticket micro-batches (bench/stages.py): 256 costs ~25% less CPU than 1024 and
 # ~45% less than 4096 (the activations of a small call stay in the core's cache), while one text
 # per call costs ~20% more (per-call overhead); fixed 32-row batches pad 3.5x the real tokens.
-DEFAULT_MAX_BATCH_TOKENS = 256
+DEFAULT_MAX_BATCH_TOKENS = 1024
 # How a text over ``max_tokens`` is cut: "head" keeps its start; "head+tail" keeps its start and,
 # for the last quarter of the budget, its end (a long e-mail's question is often in its last
 # lines). Part of a model version's embedder spec, so training and serving cut alike.
