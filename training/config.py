@@ -167,6 +167,9 @@ class RouteConfig:
     enabled: bool = True
     low: float = 0.3
     high: float = 0.6
+    # Share of fit rows added again with the lexical block of an empty text, so the main booster
+    # learns what to do when the vocabulary says nothing. Off: it did not help (docs/training.md).
+    lexical_dropout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,8 @@ class TrainConfig:
             raise ConfigError("neighbours.k and neighbours.max_reference must be >= 1, neighbours.sharpness >= 0")
         if not 0 <= self.route.low <= self.route.high <= 1:
             raise ConfigError("route.low and route.high must satisfy 0 <= low <= high <= 1")
+        if not 0 <= self.route.lexical_dropout <= 1:
+            raise ConfigError("route.lexical_dropout must be in [0, 1]")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self
