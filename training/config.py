@@ -173,6 +173,9 @@ class RouteConfig:
     enabled: bool = True
     low: float = 0.3
     high: float = 0.6
+    # Share of fit rows added again with the lexical block of an empty text, so the main booster
+    # learns what to do when the vocabulary says nothing. Off: it did not help (docs/training.md).
+    lexical_dropout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,8 @@ class TrainConfig:
             raise ConfigError("neighbours.excerpt_chars must be in [20, 280] (turn excerpts off with neighbours.excerpts)")
         if self.embedder.truncation not in ("head", "head+tail"):
             raise ConfigError("embedder.truncation must be 'head' or 'head+tail'")
+        if not 0 <= self.route.lexical_dropout <= 1:
+            raise ConfigError("route.lexical_dropout must be in [0, 1]")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self

@@ -95,6 +95,9 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
     X_fit = assemble_features(blocks, fit_values)
     X_val = assemble_features(blocks, val_values)
     X_res, y_res = resample(X_fit, y_fit, config.resample, config.seed)
+    if lexical is not None and config.route.lexical_dropout > 0:
+        X_res, y_res = with_lexical_dropout(X_res, y_res, blocks, fit_values, lexical, len(label_names),
+                                            config.route.lexical_dropout, config.seed)
     booster = train_booster(X_res, y_res, X_val, y_val, len(label_names), config.lightgbm, config.seed, progress)
     val_proba = booster_proba(booster, X_val)
     blend = None
@@ -111,6 +114,21 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
     return FitResult(labels=label_names, booster=booster, lexical=lexical, embedding_linear=embedding_linear,
                      neighbours=neighbours, thresholds=thresholds, blend=blend,
                      val_proba=val_proba, val_y=y_val, rows=rows, route=route, route_booster=route_booster)
+
+
+def with_lexical_dropout(X: np.ndarray, y: np.ndarray, blocks, fit_values: dict, lexical, n_labels: int,
+                         share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Append a random ``share`` of the rows again, their lexical columns set to an empty text's scores.
+
+    Every training row is covered by its own vocabulary, so without this the booster never sees
+    the lexical block say nothing, which is what it says on a language it was not trained on.
+    """
+    widths = {b: np.asarray(fit_values[b]).reshape(len(fit_values[b]), -1).shape[1] for b in blocks}
+    start = sum(widths[b] for b in blocks[:list(blocks).index("lexical")])
+    rows = np.random.default_rng(seed).choice(len(X), size=int(round(share * len(X))), replace=False)
+    blank = X[rows].copy()
+    blank[:, start:start + widths["lexical"]] = lexical_scores(lexical, [""], n_labels)[0]
+    return np.vstack([X, blank]), np.concatenate([y, y[rows]])
 
 
 def routable(config: TrainConfig) -> bool:
