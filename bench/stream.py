@@ -35,11 +35,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from stream.broker import EmbeddedBroker, free_port  # noqa: E402
+from stream.devtools.broker import EmbeddedBroker, free_port  # noqa: E402
 from stream.config import Settings  # noqa: E402
-from stream.kafka_config import aiokafka_client_config  # noqa: E402
-from stream.replay import Rows, load_rows, replay  # noqa: E402
-from stream.topics import ensure_topics  # noqa: E402
+from stream.kafka.client import aiokafka_client_config  # noqa: E402
+from stream.devtools.replay import Rows, load_rows, replay  # noqa: E402
+from stream.kafka.topics import ensure_topics  # noqa: E402
 
 from machine import describe_cpu  # noqa: E402  (bench/machine.py, next to this file)
 

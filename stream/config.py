@@ -16,7 +16,7 @@ from typing import Mapping
 from stream.inference.language import DEFAULT_LANGUAGES, parse_languages
 
 PREFIX = "TICKETS_"
-#: Default bound of an encoded dead letter (``stream.dlq.DEFAULT_MAX_DEAD_LETTER_BYTES``, not imported:
+#: Default bound of an encoded dead letter (``stream.kafka.dlq.DEFAULT_MAX_DEAD_LETTER_BYTES``, not imported:
 #: config stays free of the rest of the package; a test keeps the two equal).
 DEFAULT_DLQ_MAX_BYTES = 512 * 1024
 MIN_DLQ_MAX_BYTES = 16 * 1024

@@ -14,7 +14,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from stream import logs
-    from stream.broker import run_foreground
+    from stream.devtools.broker import run_foreground
     from stream.config import Settings
 
     settings = Settings.from_env()

@@ -21,8 +21,8 @@ def run(args) -> int:
     from stream.exceptions import BadTicket, NoPromotedModelError
     from stream.inference import language
     from stream.inference.exceptions import ModelLoadError
-    from stream.model import ModelHolder
-    from stream.pipeline import classify_now, parse_ticket, text_ticket
+    from stream.worker.live_model import ModelHolder
+    from stream.worker.classify import classify_now, parse_ticket, text_ticket
 
     settings = Settings.from_env()
     language.configure(settings.languages)

@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
     parser.add_argument("--no-showcase", action="store_true",
                         help="replay dataset tickets only, without the hand-written multilingual and HTML "
-                             "tickets (stream/demo/showcase.json) that otherwise make up to a third of the replay")
+                             "tickets (stream/devtools/demo/showcase.json) that otherwise make up to a third of the replay")
 
 
 def run(args) -> int:
@@ -34,7 +34,7 @@ def run(args) -> int:
 
     from stream import logs
     from stream.config import Settings
-    from stream.demo.run import DemoOptions, run_demo
+    from stream.devtools.demo.run import DemoOptions, run_demo
 
     import os
 

@@ -30,7 +30,7 @@ def run(args) -> int:
 
     from stream import logs
     from stream.config import Settings
-    from stream.replay import load_rows, replay
+    from stream.devtools.replay import load_rows, replay
 
     settings = Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)

@@ -14,7 +14,7 @@ def run(args) -> int:
     import dataclasses
 
     from stream.config import Settings
-    from stream.worker import run_worker
+    from stream.worker.service import run_worker
 
     settings = Settings.from_env()
     if args.web_port is not None:

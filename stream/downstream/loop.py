@@ -10,7 +10,7 @@ order that makes them lose nothing is written here once:
 The poison-pill policy: *any* exception while handling one record
 (decoding, validation, conversion, a side effect that can never succeed)
 sends that record to the dead-letter topic, bounded by
-:func:`stream.dlq.dead_letter_bytes`, with its reason, and the loop moves on.
+:func:`stream.kafka.dlq.dead_letter_bytes`, with its reason, and the loop moves on.
 Only :class:`DependencyUnavailable` (and the handler's own infrastructure
 errors, and Kafka's) escape: the process stops with the batch uncommitted,
 and the records are read again after the restart.
@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from stream.config import Settings
-from stream.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES, dead_letter_bytes, failure_reason
+from stream.kafka.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES, dead_letter_bytes, failure_reason
 from stream.downstream.batching import Batch
 from stream.downstream.clients import consumer_kwargs, producer_kwargs
 from stream.downstream.exceptions import DependencyUnavailable

@@ -37,7 +37,7 @@ def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> None:
 
 async def run_consumer(settings: Settings, topics: list[str], body: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Create ``topics`` if missing, then run ``body(stop)`` until a signal."""
-    from stream.topics import ensure_topics
+    from stream.kafka.topics import ensure_topics
 
     await ensure_topics(settings.kafka, topics)
     await body(stop_event_on_signals())

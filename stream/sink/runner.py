@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from stream.config import Settings
-from stream.dlq import failure_reason
+from stream.kafka.dlq import failure_reason
 from stream.downstream.loop import ConsumerLoop
 from stream.downstream.settings import SnowflakeSettings
 from stream.sink.connection import connect

@@ -28,7 +28,7 @@ def run_sink(settings: Settings, snowflake: SnowflakeSettings) -> int:
 
 def run_snowflake_local(snowflake: SnowflakeSettings, stop: threading.Event | None = None) -> int:
     """Run the local Snowflake emulation in the foreground and print how to reach it."""
-    from stream.sink.local import local_snowflake
+    from stream.devtools.snowflake_local import local_snowflake
 
     stop = stop or threading.Event()
     host, port = snowflake.host or "127.0.0.1", snowflake.port or 8085

@@ -15,7 +15,7 @@ class SlackPermanentError(SlackNotifierError):
         super().__init__(f"Slack refused the message for {channel}: {error}")
         self.error = error
         self.channel = channel
-        self.error_code = "slack_permanent_error"  # what the dead letter says (stream.dlq.failure_reason)
+        self.error_code = "slack_permanent_error"  # what the dead letter says (stream.kafka.dlq.failure_reason)
         self.reason = str(self)
 
 

@@ -33,7 +33,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from stream.config import KafkaSettings
-from stream.dlq import failure_reason
+from stream.kafka.dlq import failure_reason
 from stream.downstream.settings import SlackSettings
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION
 from stream.slack.exceptions import BadInteraction

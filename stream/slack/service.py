@@ -40,7 +40,7 @@ async def _serve_interactivity(settings: Settings, slack: SlackSettings) -> None
     from stream.downstream.clients import producer_kwargs
     from stream.slack.interactivity import PATH, create_app
     from stream.slack.metrics import create
-    from stream.topics import ensure_topics
+    from stream.kafka.topics import ensure_topics
 
     await ensure_topics(settings.kafka, [settings.kafka.topic_feedback])
     producer = AIOKafkaProducer(**producer_kwargs(settings.kafka, "ticket-classifier-interactivity"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.broker import free_port
+from stream.devtools.broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -121,7 +121,7 @@ def test_ctrl_c_stops_every_process(tmp_path, trained_registry, e5_embedders_roo
 
 def test_demo_keeps_its_own_registry_unless_one_is_named(tmp_path):
     """`make train`'s model has seen the demo's held-out tickets: the demo must not pick it up by default."""
-    from stream.demo.run import demo_registry
+    from stream.devtools.demo.run import demo_registry
 
     assert demo_registry(tmp_path, {}) == (str(tmp_path / "registry"), True)
     assert demo_registry(tmp_path, {"TICKETS_REGISTRY_DIR": "/srv/models"}) == ("/srv/models", False)

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from schemas import TicketEvent
-from stream.demo.showcase import how_many, load_showcase, mix_into
+from stream.devtools.demo.showcase import how_many, load_showcase, mix_into
 from stream.inference.clean import assemble_ticket_text
 from stream.inference.language import LanguageDetector, normalise
-from stream.replay import Rows
+from stream.devtools.replay import Rows
 
 CATEGORIES = {"Access", "Administrative rights", "HR Support", "Hardware", "Internal Project", "Miscellaneous",
               "Purchase", "Storage"}

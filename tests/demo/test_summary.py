@@ -1,8 +1,8 @@
 """The demo summary's per-language lines and the live table's language column, from events as published."""
 from __future__ import annotations
 
-from stream.demo.live import Observed, format_line
-from stream.demo.summary import by_language, summarize
+from stream.devtools.demo.live import Observed, format_line
+from stream.devtools.demo.summary import by_language, summarize
 
 
 def _event(ticket_id, category, language, **extra):

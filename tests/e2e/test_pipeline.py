@@ -19,9 +19,9 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from stream.broker import free_port
+from stream.devtools.broker import free_port
 from stream.config import Settings
-from stream.replay import load_rows, replay
+from stream.devtools.replay import load_rows, replay
 from stream.slack.blocks import PICK_ACTION
 from stream.slack.signing import sign
 from tests.slack.conftest import TOKEN

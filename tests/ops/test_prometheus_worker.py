@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from stream.config import Settings
-from stream.replay import load_rows, replay
+from stream.devtools.replay import load_rows, replay
 from tests.fixtures.prometheus import free_port
 from tests.ops.dashboard_queries import dashboard_queries, evaluate_all
 from tests.ops.metric_containers import build_all
@@ -32,7 +32,7 @@ MALFORMED = [b'{"ticket_id": "x", "source": ', b"[1, 2, 3]"]
 
 
 def worker_metrics() -> set[str]:
-    return {name for name, spec in build_all().items() if spec.module == "stream.metrics"}
+    return {name for name, spec in build_all().items() if spec.module == "stream.worker.metrics"}
 
 
 def uses_only(expr: str, metrics: set[str]) -> bool:

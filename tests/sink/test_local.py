@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from stream.broker import free_port
+from stream.devtools.broker import free_port
 from stream.downstream.settings import SnowflakeSettings
 from stream.sink.connection import connect
 

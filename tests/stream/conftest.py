@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream.broker import free_port
+from stream.devtools.broker import free_port
 from tests.stream.kafka_io import WorkerProcess
 
 

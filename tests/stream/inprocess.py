@@ -1,6 +1,6 @@
 """The worker's batch handler in this process, on the real model, with plain stand-ins for Faust's events.
 
-Property tests run thousands of records through :class:`~stream.agents.BatchHandler`;
+Property tests run thousands of records through :class:`~stream.worker.agents.BatchHandler`;
 a subprocess and a broker per example would make that minutes. The broker tests
 (``test_poison.py``) run the same records through the real worker.
 """
@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from stream import metrics as metrics_module
-from stream.agents import BatchHandler
+from stream.worker import metrics as metrics_module
+from stream.worker.agents import BatchHandler
 from stream.config import Settings
-from stream.pipeline import Classifier
+from stream.worker.classify import Classifier
 
 
 class MemoryTopic:

@@ -14,10 +14,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import validate_json_schema
-from stream.broker import free_port
+from stream.devtools.broker import free_port
 from stream.config import Settings
-from stream.replay import Rows, load_rows, replay
-from stream.topics import ensure_topics
+from stream.devtools.replay import Rows, load_rows, replay
+from stream.kafka.topics import ensure_topics
 from tests.fixtures.kafka import TopicSet
 from tests.stream.conftest import worker_env
 from tests.stream.kafka_io import WorkerProcess, http, json_values, produce, read_topic

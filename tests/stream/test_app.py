@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from stream.app import create_worker_app
+from stream.worker.app import create_worker_app
 from stream.config import Settings
 
 
@@ -44,7 +44,7 @@ def test_routes_are_registered():
 def test_consumer_fetch_wait_is_short():
     # Tansu holds a fetch for its whole max wait even when data arrives; Faust's 1.5 s
     # default would add up to 1.5 s to every ticket.
-    from stream.transport import FETCH_MAX_WAIT_MS
+    from stream.worker.transport import FETCH_MAX_WAIT_MS
 
     worker = _app()
 

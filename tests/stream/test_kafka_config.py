@@ -7,7 +7,7 @@ import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from stream.config import ConfigError, Settings
-from stream.kafka_config import (
+from stream.kafka.client import (
     aiokafka_client_config,
     aiokafka_security,
     bootstrap_servers,

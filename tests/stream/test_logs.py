@@ -22,17 +22,17 @@ def _restore_root():
 def test_json_lines_carry_the_extras():
     out = io.StringIO()
     logs.configure("INFO", "json", stream=out)
-    logging.getLogger("stream.agents").info("batch done", extra={"consumed": 64, "inference_ms": 41.5})
+    logging.getLogger("stream.worker.agents").info("batch done", extra={"consumed": 64, "inference_ms": 41.5})
     line = json.loads(out.getvalue().strip())
-    assert line["message"] == "batch done" and line["level"] == "INFO" and line["logger"] == "stream.agents"
+    assert line["message"] == "batch done" and line["level"] == "INFO" and line["logger"] == "stream.worker.agents"
     assert line["consumed"] == 64 and line["inference_ms"] == 41.5 and line["ts"].endswith("+00:00")
 
 
 def test_text_format_is_readable():
     out = io.StringIO()
     logs.configure("INFO", "text", stream=out)
-    logging.getLogger("stream.model").warning("model swapped", extra={"version": "v2"})
-    assert "WARNING stream.model: model swapped  version=v2" in out.getvalue()
+    logging.getLogger("stream.worker.live_model").warning("model swapped", extra={"version": "v2"})
+    assert "WARNING stream.worker.live_model: model swapped  version=v2" in out.getvalue()
 
 
 def test_configure_is_idempotent_and_quiets_libraries():

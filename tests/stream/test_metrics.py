@@ -7,7 +7,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.metrics import create
+from stream.worker.metrics import create
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 CONTRACT = {  # docs/architecture.md, "Metrics"

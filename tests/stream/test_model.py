@@ -11,9 +11,9 @@ import pytest
 from stream.config import Settings
 from stream.exceptions import NoPromotedModelError
 from stream.inference.registry import Registry
-from stream.metrics import create
-from stream.model import ModelHolder
-from stream.replay import load_rows, ticket_event
+from stream.worker.metrics import create
+from stream.worker.live_model import ModelHolder
+from stream.devtools.replay import load_rows, ticket_event
 from tests.stream.conftest import worker_env
 from tests.stream.kafka_io import REPO, produce, read_topic
 

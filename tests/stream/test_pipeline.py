@@ -12,8 +12,8 @@ import pytest
 from schemas import validate_json_schema
 from stream.config import Settings
 from stream.exceptions import BadTicket
-from stream.model import load_predictor
-from stream.pipeline import Classifier, decode_ticket, event_id, excerpt, parse_ticket, text_ticket
+from stream.worker.live_model import load_predictor
+from stream.worker.classify import Classifier, decode_ticket, event_id, excerpt, parse_ticket, text_ticket
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "ticket_event"
 

@@ -23,9 +23,9 @@ from aiokafka.errors import (
 from faust.exceptions import ProducerSendError
 
 from schemas import validate_json_schema
-from stream.agents import FALLBACK_DEAD_LETTER_BYTES, FALLBACK_KEY_BYTES, BatchHandler
+from stream.worker.agents import FALLBACK_DEAD_LETTER_BYTES, FALLBACK_KEY_BYTES, BatchHandler
 from stream.exceptions import PublishError
-from stream.publish import Output, publish, refused_by_broker
+from stream.worker.publish import Output, publish, refused_by_broker
 from tests.stream.hostile import encode, ticket
 from tests.stream.inprocess import AckingStream, in_process_worker, raw_event
 from tests.stream.kafka_io import read_topic
@@ -105,7 +105,7 @@ def test_a_record_the_broker_refuses_comes_back_and_the_others_are_published(kaf
 @pytest.fixture(scope="module")
 def predictor(trained_registry, e5_embedders_root):
     from stream.config import Settings
-    from stream.model import load_predictor
+    from stream.worker.live_model import load_predictor
 
     registry, version = trained_registry
     settings = Settings.from_env({"TICKETS_REGISTRY_DIR": str(registry),

@@ -10,7 +10,7 @@ import pytest
 from schemas import validate_json_schema
 from stream.config import Settings
 from stream.exceptions import DataFileError
-from stream.replay import load_rows, replay, ticket_event
+from stream.devtools.replay import load_rows, replay, ticket_event
 from tests.stream.kafka_io import read_topic
 
 
@@ -69,7 +69,7 @@ def _write(tmp_path, frame):
 
 
 def test_rows_with_whole_documents_are_sent_as_they_are(kafka_bootstrap, kafka_topics):
-    from stream.replay import Rows
+    from stream.devtools.replay import Rows
 
     topics = kafka_topics(partitions=1)
     settings = Settings.from_env({"TICKETS_KAFKA_BOOTSTRAP": kafka_bootstrap, **topics.env()})

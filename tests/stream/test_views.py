@@ -17,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas import validate_json_schema
-from stream.app import create_worker_app
+from stream.worker.app import create_worker_app
 from stream.config import Settings
-from stream.model import ModelHolder, load_predictor
+from stream.worker.live_model import ModelHolder, load_predictor
 from tests.stream.hostile import cases, encode, raw_records, ticket
 
 MAX_PAYLOAD = 64 * 1024

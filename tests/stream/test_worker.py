@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from stream.replay import load_rows, ticket_event
+from stream.devtools.replay import load_rows, ticket_event
 from tests.stream.conftest import worker_env
 from tests.stream.kafka_io import REPO, http, produce, read_topic
 

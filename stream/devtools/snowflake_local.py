@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from stream.broker import free_port
+from stream.devtools.broker import free_port
 
 log = logging.getLogger(__name__)
 

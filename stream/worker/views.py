@@ -1,6 +1,6 @@
 """HTTP endpoints on Faust's web server: health, readiness, metrics, on-demand classification.
 
-``POST /classify`` goes through the same :class:`~stream.pipeline.Classifier`
+``POST /classify`` goes through the same :class:`~stream.worker.classify.Classifier`
 (same thread, same model) as the stream, so it gives the same answer for the
 same ticket, and reads requests by the topic's rules (same decoder, same
 per-ticket size limit, same validation): what the topic dead-letters, the API
@@ -15,11 +15,11 @@ import logging
 from aiohttp import web
 from faust.web import View
 
-from stream.dlq import REASON_MAX_CHARS, failure_reason, safe_text
+from stream.kafka.dlq import REASON_MAX_CHARS, failure_reason, safe_text
 from stream.exceptions import BadTicket
-from stream.kafka_config import describe
-from stream.metrics import CONTENT_TYPE_LATEST
-from stream.pipeline import check_size, decode_json, parse_ticket, text_ticket
+from stream.kafka.client import describe
+from stream.worker.metrics import CONTENT_TYPE_LATEST
+from stream.worker.classify import check_size, decode_json, parse_ticket, text_ticket
 
 log = logging.getLogger(__name__)
 

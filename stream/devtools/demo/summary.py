@@ -4,7 +4,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass, field
 
-from stream.demo.live import Observed
+from stream.devtools.demo.live import Observed
 
 
 @dataclass

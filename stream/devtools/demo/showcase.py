@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from stream.replay import Rows, ticket_id
+from stream.devtools.replay import Rows, ticket_id
 
 SHOWCASE = Path(__file__).with_name("showcase.json")
 #: At most one replayed ticket in three is a showcase ticket (the rest are held-out dataset tickets).

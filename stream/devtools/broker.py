@@ -69,7 +69,7 @@ class EmbeddedBroker:
     """A Tansu process on loopback; a context manager that always stops it.
 
     ``bootstrap`` is the ``host:port`` to give clients (``kafka://`` prefixed
-    for Faust by :func:`stream.kafka_config.faust_broker_url`).
+    for Faust by :func:`stream.kafka.client.faust_broker_url`).
     """
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None):

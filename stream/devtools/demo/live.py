@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass, field
 
 from stream.config import Settings
-from stream.kafka_config import aiokafka_client_config
+from stream.kafka.client import aiokafka_client_config
 
 GREEN, RED, YELLOW, DIM, RESET = "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from stream.config import Settings
 from stream.exceptions import DataFileError
-from stream.kafka_config import aiokafka_client_config
-from stream.topics import ensure_topics
+from stream.kafka.client import aiokafka_client_config
+from stream.kafka.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import faust
 from mode.supervisors import CrashingSupervisor
 
-from stream import metrics as metrics_module
+from stream.worker import metrics as metrics_module
 from stream.config import Settings
 from stream.inference import language
-from stream.kafka_config import faust_broker_urls, faust_credentials
-from stream.model import ModelHolder
-from stream.pipeline import Classifier
-from stream.topics import Topics, declare_topics
-from stream.transport import Transport
+from stream.kafka.client import faust_broker_urls, faust_credentials
+from stream.worker.live_model import ModelHolder
+from stream.worker.classify import Classifier
+from stream.kafka.topics import Topics, declare_topics
+from stream.worker.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def faust_settings(settings: Settings) -> dict:
 
 def create_worker_app(settings: Settings, *, metrics=None, holder: ModelHolder | None = None) -> WorkerApp:
     """Build (not start) the Faust app with its topics, agent, timers and views."""
-    from stream import agents, views
+    from stream.worker import agents, views
 
     metrics = metrics or metrics_module.create()
     holder = holder or ModelHolder(settings, metrics)

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from stream.broker import EmbeddedBroker, free_port
+from stream.devtools.broker import EmbeddedBroker, free_port
 from stream.config import Settings
-from stream.demo.live import Observed, watch
-from stream.demo.processes import Supervisor
-from stream.demo.split import make_split
-from stream.demo.summary import summarize
+from stream.devtools.demo.live import Observed, watch
+from stream.devtools.demo.processes import Supervisor
+from stream.devtools.demo.split import make_split
+from stream.devtools.demo.summary import summarize
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def run_demo(options: DemoOptions) -> int:
     supervisor = Supervisor(work / "logs", env)
     try:
         if "TICKETS_SNOWFLAKE_ACCOUNT" not in os.environ:
-            from stream.sink.local import LocalSnowflake
+            from stream.devtools.snowflake_local import LocalSnowflake
 
             sf_port = free_port()
             supervisor.start("snowflake-local", "stream", "snowflake-local", "--port", str(sf_port),
@@ -225,7 +225,7 @@ def run_demo(options: DemoOptions) -> int:
 
 def _showcase(options: DemoOptions) -> list[dict]:
     """The hand-written tickets this run mixes in (none with --no-showcase)."""
-    from stream.demo.showcase import how_many, load_showcase
+    from stream.devtools.demo.showcase import how_many, load_showcase
 
     showcase = load_showcase() if options.showcase else []
     return showcase[: how_many(options.tickets, len(showcase))]
@@ -233,8 +233,8 @@ def _showcase(options: DemoOptions) -> list[dict]:
 
 async def _replay_and_watch(settings: Settings, options: DemoOptions, holdout: Path, supervisor: Supervisor,
                             showcase: list[dict]):
-    from stream.demo.showcase import mix_into
-    from stream.replay import load_rows, replay
+    from stream.devtools.demo.showcase import mix_into
+    from stream.devtools.replay import load_rows, replay
 
     rows = load_rows(holdout, text_col=options.text_col, label_col=options.label_col,
                      limit=options.tickets - len(showcase))

@@ -21,12 +21,12 @@ def run_worker(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code (2: no usable model)."""
     import faust
 
-    from stream import metrics as metrics_module
-    from stream.app import create_worker_app
+    from stream.worker import metrics as metrics_module
+    from stream.worker.app import create_worker_app
     from stream.inference.exceptions import ModelLoadError
-    from stream.kafka_config import describe
-    from stream.model import ModelHolder
-    from stream.topics import ensure_topics
+    from stream.kafka.client import describe
+    from stream.worker.live_model import ModelHolder
+    from stream.kafka.topics import ensure_topics
 
     logs.configure(settings.log_level, settings.log_format)
     metrics = metrics_module.create()

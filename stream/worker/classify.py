@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from schemas import ClassifiedEvent, TicketEvent, TopCategory
 from schemas.validate import SchemaViolation, pydantic_problems
-from stream.dlq import failure_reason
+from stream.kafka.dlq import failure_reason
 from stream.exceptions import BadTicket
 from stream.inference.language import ticket_language
 
