@@ -22,7 +22,8 @@ def run(args) -> int:
     from stream.inference import language
     from stream.inference.exceptions import ModelLoadError
     from stream.worker.live_model import ModelHolder
-    from stream.worker.classify import classify_now, parse_ticket, text_ticket
+    from stream.worker.classify import classify_now
+    from stream.worker.decode import parse_ticket, text_ticket
 
     settings = Settings.from_env()
     language.configure(settings.languages)

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from stream.config import MIN_DLQ_MAX_BYTES
 from stream.kafka.dlq import dead_letter_bytes, failure_reason
 from stream.exceptions import BadTicket, PublishError
-from stream.worker.classify import decode_ticket
+from stream.worker.decode import decode_ticket
 from stream.worker.publish import Output, describe, publish
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from stream.kafka.dlq import REASON_MAX_CHARS, failure_reason, safe_text
 from stream.exceptions import BadTicket
 from stream.kafka.client import describe
 from stream.worker.metrics import CONTENT_TYPE_LATEST
-from stream.worker.classify import check_size, decode_json, parse_ticket, text_ticket
+from stream.worker.decode import check_size, decode_json, parse_ticket, text_ticket
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from schemas import validate_json_schema
 from stream.config import Settings
 from stream.exceptions import BadTicket
 from stream.worker.live_model import load_predictor
-from stream.worker.classify import Classifier, decode_ticket, event_id, excerpt, parse_ticket, text_ticket
+from stream.worker.classify import Classifier, event_id, excerpt
+from stream.worker.decode import decode_ticket, parse_ticket, text_ticket
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "ticket_event"
 

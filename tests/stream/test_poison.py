@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemas import validate_json_schema
 from stream.kafka.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES
 from stream.exceptions import BadTicket
-from stream.worker.classify import decode_ticket
+from stream.worker.decode import decode_ticket
 from tests.stream.conftest import worker_env
 from tests.stream.hostile import cases, encode, raw_records, sample, ticket
 from tests.stream.kafka_io import http, produce, read_topic
