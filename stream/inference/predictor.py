@@ -19,12 +19,12 @@ import numpy as np
 from .blend import Blend
 from .clean import DEFAULT_MASK_PATTERNS, PREPROCESSING_VERSION, assemble_ticket_text
 from .exceptions import EmbedderMismatchError, ModelLoadError
+from .manifest import MANIFEST, read_manifest
 from .features import assemble_features, check_blocks, lexical_scores, linear_scores, needs_embedder
 from .neighbours import NeighbourVotes
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 BOOSTER = "booster.txt"
 LEXICAL = "lexical.joblib"
 EMBEDDING_LINEAR = "embedding_linear.joblib"
@@ -60,21 +60,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def read_manifest(version_dir: Path) -> dict:
-    version_dir = Path(version_dir)
-    path = version_dir / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelLoadError(version_dir, f"{MANIFEST} is missing") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(version_dir, f"{MANIFEST} is unreadable: {exc}") from None
-    for key in ("version", "labels", "feature_blocks"):
-        if key not in manifest:
-            raise ModelLoadError(version_dir, f"{MANIFEST} has no {key!r}")
-    return manifest
 
 
 def _check_files(version_dir: Path, manifest: dict) -> None:

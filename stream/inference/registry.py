@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .exceptions import ModelLoadError, PromotionRefusedError, RegistryError, VersionNotFoundError
-from .predictor import MANIFEST, Predictor, read_manifest
+from .manifest import MANIFEST, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,13 @@ class Registry:
         return [json.loads(line) for line in lines if line.strip()]
 
     # ---- writing -----------------------------------------------------------------
-    def check(self, version: str) -> Predictor:
-        """Load the version as serving would; refuse it with the reason when that fails."""
+    def check(self, version: str):
+        """Load the version as serving would; refuse it with the reason when that fails.
+
+        The only method that needs numpy & co.: the predictor is imported here, not at module level.
+        """
+        from .predictor import Predictor
+
         path = self.path(version)
         try:
             return Predictor.load(path, self.embedder_dir, load_embedder=self.embedder_dir is not None)

@@ -22,6 +22,9 @@ from slack_sdk.errors import SlackApiError
 from stream.config import Settings
 from stream.downstream.loop import ConsumerLoop
 from stream.downstream.settings import SlackSettings
+from stream.inference.exceptions import ModelLoadError
+from stream.inference.manifest import read_manifest
+from stream.inference.registry import Registry
 from stream.slack.blocks import build_message
 from stream.slack.dedupe import PENDING, POSTED, PostedStore
 from stream.slack.exceptions import SlackPermanentError
@@ -44,14 +47,15 @@ def resolve_labels(slack: SlackSettings, registry_dir: str | Path) -> tuple[str,
     """
     if slack.labels:
         return slack.labels
-    registry = Path(registry_dir)
+    promoted = Registry(registry_dir).promoted()
     try:
-        version = (registry / "PROMOTED").read_text().strip()
-        labels = json.loads((registry / version / "manifest.json").read_text()).get("labels") or []
-        if labels:
-            return tuple(str(x) for x in labels)
-    except (OSError, ValueError):
-        log.info("no promoted model in %s: the category menu lists the channel map's categories", registry)
+        labels = read_manifest(promoted)["labels"] if promoted is not None else []
+    except ModelLoadError:
+        labels = []
+    if labels:
+        return tuple(str(x) for x in labels)
+    log.info("no promoted model: the category menu lists the channel map's categories",
+             extra={"registry": str(registry_dir)})
     return tuple(slack.channel_map)
 
 

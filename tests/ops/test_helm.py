@@ -215,10 +215,10 @@ def test_retraining_registers_and_promotion_is_a_separate_explicit_job(chart):
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     job = by_kind(docs, "Job")[0]
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
-        "python", "-m", "training", "registry", "promote", "20261124T091500Z-3fa2c1"]
+        "python", "-m", "stream", "registry", "promote", "20261124T091500Z-3fa2c1"]
     assert not by_kind(render(chart, {"retrain": {"enabled": True}}), "Job"), "no promotion unless asked"
     text = notes(chart, {"retrain": {"enabled": True}})
-    assert "--set promote.version=VERSION" in text and "python -m training registry promote VERSION" in text
+    assert "--set promote.version=VERSION" in text and "python -m stream registry promote VERSION" in text
 
 
 def test_values_schema_rejects_bad_input_through_helm(chart):

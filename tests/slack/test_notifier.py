@@ -191,7 +191,8 @@ def test_menu_labels_come_from_the_promoted_model_when_not_configured(tmp_path):
     from stream.slack.notifier import resolve_labels
 
     (tmp_path / "v1").mkdir()
-    (tmp_path / "v1" / "manifest.json").write_text(json.dumps({"labels": ["Access", "HR Support", "Storage"]}))
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(
+        {"version": "v1", "feature_blocks": ["embedding"], "labels": ["Access", "HR Support", "Storage"]}))
     (tmp_path / "PROMOTED").write_text("v1\n")
     assert resolve_labels(SlackSettings.from_env({}), tmp_path) == ("Access", "HR Support", "Storage")
     configured = SlackSettings.from_env({"TICKETS_SLACK_LABELS": '["X"]'})
