@@ -186,6 +186,8 @@ def main(argv=None) -> int:
         "TICKETS_TOPIC_FEEDBACK": f"bench-feedback-{suffix}", "TICKETS_TOPIC_DLQ": f"bench-dlq-{suffix}",
         "TICKETS_APP_ID": f"bench-{suffix}", "TICKETS_WEB_PORT": str(free_port()), "TICKETS_LOG_FORMAT": "json",
     }
+    if not external:
+        env["TICKETS_KAFKA_SHORT_FETCH_WAIT"] = "true"  # Tansu holds every fetch for the full wait
     settings = Settings.from_env({**os.environ, **env})
     log_path = Path(tempfile.gettempdir()) / f"bench-stream-worker-{suffix}.log"
     worker = None

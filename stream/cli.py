@@ -19,6 +19,29 @@ import stream.commands
 REQUIRED = ("NAME", "HELP", "add_arguments", "run")
 
 
+def settings_classes(paths) -> list:
+    """``"module:Class"`` paths (a command's ``SETTINGS``) → the settings classes."""
+    classes = []
+    for path in paths:
+        module, name = path.split(":")
+        classes.append(getattr(importlib.import_module(module), name))
+    return classes
+
+
+def variables_epilog(paths) -> str | None:
+    """The ``--help`` footer listing every TICKETS_* variable a command reads."""
+    if not paths:
+        return None
+    names = [name for cls in settings_classes(paths) for name in cls.variables()]
+    lines, line = [], "reads:"
+    for name in names:
+        if len(line) + len(name) + 1 > 100:
+            lines.append(line)
+            line = "  "
+        line += " " + name
+    return "\n".join(lines + [line]) + "\n(see docs/configuration.md)"
+
+
 def discover() -> dict[str, ModuleType]:
     """Command name → module, for every module of ``stream.commands``."""
     commands = {}
@@ -44,6 +67,7 @@ def build_parser(commands: dict[str, ModuleType] | None = None) -> argparse.Argu
     for name, module in commands.items():
         doc = (module.__doc__ or module.HELP).strip()
         command_parser = sub.add_parser(name, help=module.HELP, description=doc,
+                                        epilog=variables_epilog(getattr(module, "SETTINGS", ())),
                                         formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command_parser)
         command_parser.set_defaults(_run=module.run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 NAME = "broker"
 HELP = "run the embedded Tansu broker in the foreground"
+SETTINGS = ("stream.config:Settings",)
 
 
 def add_arguments(parser) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 NAME = "classify"
 HELP = "print the prediction for one ticket text (loads the promoted model)"
+SETTINGS = ("stream.config:Settings",)
 
 
 def add_arguments(parser) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 NAME = "demo"
 HELP = "run the whole system locally and replay held-out tickets through it"
+SETTINGS = ("stream.config:Settings", "stream.downstream.settings:SlackSettings",
+            "stream.downstream.settings:SnowflakeSettings")
 
 
 def add_arguments(parser) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 NAME = "interactivity"
 HELP = "HTTP endpoint turning Slack button clicks into FeedbackEvents"
+SETTINGS = ("stream.config:Settings", "stream.downstream.settings:SlackSettings")
 
 
 def add_arguments(parser) -> None:

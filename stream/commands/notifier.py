@@ -6,6 +6,7 @@ from __future__ import annotations
 
 NAME = "notifier"
 HELP = "post classified tickets to Slack (dry run without a token)"
+SETTINGS = ("stream.config:Settings", "stream.downstream.settings:SlackSettings")
 
 
 def add_arguments(parser) -> None:

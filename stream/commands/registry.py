@@ -11,6 +11,7 @@ import sys
 
 NAME = "registry"
 HELP = "list, show, promote or roll back model versions"
+SETTINGS = ("stream.config:Settings",)
 
 
 def add_arguments(parser) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 NAME = "replay"
 HELP = "publish TicketEvents from a data file at a steady rate"
+SETTINGS = ("stream.config:Settings",)
 
 
 def add_arguments(parser) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 NAME = "sink"
 HELP = "write classified tickets and feedback to Snowflake"
+SETTINGS = ("stream.config:Settings", "stream.downstream.settings:SnowflakeSettings")
 
 
 def add_arguments(parser) -> None:

@@ -46,7 +46,7 @@ def sasl_mechanism(kafka: KafkaSettings) -> str | None:
                 f"TICKETS_KAFKA_SECURITY_PROTOCOL=SASL_SSL or SASL_PLAINTEXT (it is {protocol})"
             )
         return None
-    if not kafka.sasl_username or not kafka.sasl_password:
+    if not kafka.sasl_username or not kafka.sasl_password.get_secret_value():
         raise ConfigError(
             f"TICKETS_KAFKA_SECURITY_PROTOCOL={protocol} needs TICKETS_KAFKA_SASL_USERNAME "
             "and TICKETS_KAFKA_SASL_PASSWORD"
@@ -80,7 +80,7 @@ def aiokafka_security(kafka: KafkaSettings) -> dict:
     if mechanism is not None:
         config["sasl_mechanism"] = mechanism
         config["sasl_plain_username"] = kafka.sasl_username
-        config["sasl_plain_password"] = kafka.sasl_password
+        config["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
     return config
 
 
@@ -99,7 +99,7 @@ def faust_credentials(kafka: KafkaSettings):
         # SASLCredentials picks SASL_SSL when given a context, SASL_PLAINTEXT otherwise.
         return faust.SASLCredentials(
             username=kafka.sasl_username,
-            password=kafka.sasl_password,
+            password=kafka.sasl_password.get_secret_value(),
             ssl_context=context,
             mechanism=mechanism,
         )

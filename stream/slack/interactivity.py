@@ -183,7 +183,7 @@ def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: Sl
 
     async def interactivity(request: web.Request) -> web.Response:
         body = await request.read()
-        reason = rejection(slack.signing_secret, request.headers.get("X-Slack-Request-Timestamp"),
+        reason = rejection(slack.signing_secret.get_secret_value(), request.headers.get("X-Slack-Request-Timestamp"),
                            request.headers.get("X-Slack-Signature"), body, window_s=slack.replay_window_s)
         if reason is not None:
             metrics.requests_rejected.labels(reason).inc()

@@ -35,7 +35,7 @@ TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "s
 
 def make_client(settings: SlackSettings) -> AsyncWebClient:
     return AsyncWebClient(
-        token=settings.bot_token,
+        token=settings.bot_token.get_secret_value(),
         base_url=settings.api_url,
         timeout=15,
         # only 429s: other failures may hide a successful post, see SlackPoster.post

@@ -27,7 +27,7 @@ def run_notifier(settings: Settings, slack: SlackSettings) -> int:
 
 def run_interactivity(settings: Settings, slack: SlackSettings) -> int:
     """Serve Slack's interactivity requests (and /metrics) until SIGTERM."""
-    if not slack.signing_secret:
+    if not slack.signing_secret.get_secret_value():
         raise ConfigError("the interactivity endpoint needs TICKETS_SLACK_SIGNING_SECRET (Slack app → Basic Information)")
     asyncio.run(_serve_interactivity(settings, slack))
     return 0

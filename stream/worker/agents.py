@@ -194,4 +194,3 @@ def register(worker) -> None:
     async def on_rebalance_complete(sender, **kwargs):
         log.info("partitions assigned", extra={"partitions": [tp.partition for tp in worker.raw_assignment()]})
 
-    worker.agent = classify_tickets

@@ -42,7 +42,6 @@ class WorkerApp:
     next_offsets: dict = field(default_factory=dict)
     #: (topic, partition) label sets of the lag gauge currently exported.
     lag_labels: set = field(default_factory=set)
-    agent: object = None
 
     def raw_assignment(self) -> list:
         """Raw-topic partitions assigned to this worker (empty before the first rebalance)."""
@@ -53,8 +52,8 @@ class WorkerApp:
         return sorted((tp for tp in assigned if tp.topic == self.settings.kafka.topic_raw), key=lambda tp: tp.partition)
 
 
-class _App(faust.App):
-    """A Faust app on our low-latency variant of the kafka:// transport."""
+class _ShortFetchApp(faust.App):
+    """A Faust app on our short-fetch-wait variant of the kafka:// transport (``TICKETS_KAFKA_SHORT_FETCH_WAIT``)."""
 
     def _new_transport(self):
         return Transport(self.conf.broker_consumer, self)
@@ -96,7 +95,8 @@ def create_worker_app(settings: Settings, *, metrics=None, holder: ModelHolder |
     metrics = metrics or metrics_module.create()
     holder = holder or ModelHolder(settings, metrics)
     language.configure(settings.languages)  # loads the detector now, not on the first ticket
-    app = _App(settings.app_id, **faust_settings(settings))
+    app_class = _ShortFetchApp if settings.kafka.short_fetch_wait else faust.App
+    app = app_class(settings.app_id, **faust_settings(settings))
     # One thread: ONNX Runtime already spreads one batch over every core.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
     worker = WorkerApp(

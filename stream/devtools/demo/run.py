@@ -156,6 +156,7 @@ def run_demo(options: DemoOptions) -> int:
         (work / "logs").mkdir(parents=True, exist_ok=True)
         broker.start()
         env["TICKETS_KAFKA_BOOTSTRAP"] = f"kafka://{broker.bootstrap}"
+        env["TICKETS_KAFKA_SHORT_FETCH_WAIT"] = "true"  # Tansu holds every fetch for the full wait
         print(f"• broker: embedded Tansu on {broker.bootstrap} (in memory)")
     else:
         print(f"• broker: external {os.environ['TICKETS_KAFKA_BOOTSTRAP']}")
