@@ -11,6 +11,8 @@ import importlib.metadata
 import logging
 import warnings
 
+from .exceptions import InferenceError
+
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = ("install one onnxruntime flavour: pip install 'ticket-classifier[cpu]' "
@@ -19,11 +21,11 @@ _DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu")
 _logged_choices: set[tuple[str, ...]] = set()
 
 
-class OnnxRuntimeMissingError(ImportError):
+class OnnxRuntimeMissingError(InferenceError, ImportError):
     """Neither ``onnxruntime`` nor ``onnxruntime-gpu`` is installed."""
 
 
-class ProviderUnavailableError(RuntimeError):
+class ProviderUnavailableError(InferenceError, RuntimeError):
     """The requested execution provider is not in this onnxruntime build."""
 
 

@@ -28,7 +28,7 @@ from stream.kafka.dlq import failure_reason
 from stream.downstream.loop import ConsumerLoop
 from stream.downstream.settings import SnowflakeSettings
 from stream.sink.connection import connect
-from stream.sink.exceptions import SinkFlushError, SinkRejectedRecord
+from stream.sink.exceptions import SinkError, SinkFlushError, SinkRejectedRecord
 from stream.sink import metrics as sink_metrics
 from stream.sink.metrics import SinkMetrics
 from stream.sink.snowflake import SnowflakeTables, TableSpec, classified_row, feedback_row
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 COMPONENT = "sink"
 
 
-class _StatementRefused(Exception):
+class _StatementRefused(SinkError):
     """Snowflake refused the statement (``ProgrammingError``) or the connector could not bind a value.
 
     Either way a retry of the same rows fails the same way.

@@ -1,10 +1,12 @@
 """Errors of the Slack notifier and interactivity endpoint."""
 from __future__ import annotations
 
+from stream.exceptions import StreamError
+
 from stream.downstream.exceptions import DependencyUnavailable
 
 
-class SlackNotifierError(Exception):
+class SlackNotifierError(StreamError):
     """Root of the notifier's errors."""
 
 
