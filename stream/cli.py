@@ -4,7 +4,10 @@ To add a command, drop a module in ``stream/commands/`` defining ``NAME``,
 ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; it is found
 automatically. Keep its top-level imports light (argparse only): heavy
 imports (Faust, ONNX Runtime) belong inside ``run`` so ``--help`` and the
-other commands stay fast.
+other commands stay fast. ``SETTINGS`` (optional) names the settings classes
+the command reads: their variables are listed in its ``--help``. Logging is
+configured here, once, from ``TICKETS_LOG_LEVEL``/``TICKETS_LOG_FORMAT``; a
+command that logs differently defines ``log_options(settings) -> (level, format)``.
 """
 from __future__ import annotations
 
@@ -70,12 +73,25 @@ def build_parser(commands: dict[str, ModuleType] | None = None) -> argparse.Argu
                                         epilog=variables_epilog(getattr(module, "SETTINGS", ())),
                                         formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command_parser)
-        command_parser.set_defaults(_run=module.run)
+        command_parser.set_defaults(_run=module.run, _log_options=getattr(module, "log_options", None))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse, resolve the settings once, configure logging once, run the command."""
     args = build_parser().parse_args(argv)
+    from stream import logs
+    from stream.config import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    level, fmt = settings.log_level, settings.log_format
+    if args._log_options is not None:
+        level, fmt = args._log_options(settings)
+    logs.configure(level, fmt)
     return int(args._run(args) or 0)
 
 

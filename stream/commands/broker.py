@@ -14,10 +14,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from stream import logs
     from stream.devtools.broker import run_foreground
     from stream.config import Settings
 
     settings = Settings.from_env()
-    logs.configure(settings.log_level, settings.log_format)
     return run_foreground(args.host, args.port)

@@ -14,10 +14,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the full ClassifiedEvent as JSON")
 
 
+def log_options(settings) -> tuple[str, str]:
+    """One answer on stdout: only warnings on stderr, readable on a terminal."""
+    import sys
+
+    return "WARNING", "text" if sys.stderr.isatty() else settings.log_format
+
+
 def run(args) -> int:
     import sys
 
-    from stream import logs
     from stream.config import Settings
     from stream.exceptions import BadTicket, NoPromotedModelError
     from stream.inference import language
@@ -28,7 +34,6 @@ def run(args) -> int:
 
     settings = Settings.from_env()
     language.configure(settings.languages)
-    logs.configure("WARNING", "text" if sys.stderr.isatty() else settings.log_format)
     try:
         predictor = ModelHolder(settings).load_promoted()
     except (NoPromotedModelError, ModelLoadError) as exc:

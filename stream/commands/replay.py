@@ -29,12 +29,10 @@ def run(args) -> int:
     import asyncio
     import json
 
-    from stream import logs
     from stream.config import Settings
     from stream.devtools.replay import load_rows, replay
 
     settings = Settings.from_env()
-    logs.configure(settings.log_level, settings.log_format)
     rows = load_rows(args.data, text_col=args.text_col, label_col=args.label_col, limit=args.limit, skip=args.skip)
     if args.truth_out:
         if not args.label_col:

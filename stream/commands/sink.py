@@ -14,11 +14,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from stream import logs
     from stream.config import Settings
     from stream.downstream.settings import SnowflakeSettings
     from stream.sink.service import run_sink
 
     settings = Settings.from_env()
-    logs.configure(settings.log_level, settings.log_format)
     return run_sink(settings, SnowflakeSettings.from_env())

@@ -75,7 +75,7 @@ def local_snowflake(db_path: str | Path | None, host: str = "127.0.0.1", port: i
     if not server.started:
         server.should_exit = True
         raise RuntimeError(f"the local Snowflake emulation did not start on {host}:{port}")
-    log.info("local Snowflake emulation on http://%s:%d (data: %s)", host, port, db_path or "in memory")
+    log.info("local Snowflake emulation", extra={"url": f"http://{host}:{port}", "data": str(db_path or "in memory")})
     try:
         yield LocalSnowflake(host=host, port=port, db_path=str(db_path) if db_path is not None else None)
     finally:

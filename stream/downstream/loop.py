@@ -59,8 +59,8 @@ class _RestartFromCommitted(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked):
         if revoked and not self._loop.batch.empty:
-            log.info("partitions revoked: dropping %d unflushed records (they will be read again)",
-                     len(self._loop.batch))
+            log.info("partitions revoked: dropping unflushed records (they will be read again)",
+                     extra={"records": len(self._loop.batch)})
         self._loop.batch.clear()
         self._loop.assignment_epoch += 1  # records fetched before this point are stale too
 
@@ -70,7 +70,7 @@ class _RestartFromCommitted(ConsumerRebalanceListener):
             committed = await consumer.committed(tp)
             if committed is not None:
                 consumer.seek(tp, committed)
-        log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+        log.info("partitions assigned", extra={"partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)})
 
 
 class ConsumerLoop:
@@ -151,8 +151,9 @@ class ConsumerLoop:
     async def dead_letter(self, message, exc: BaseException) -> bytes:
         """Send the record's dead letter (bounded, with the reason) and wait for the broker; returns it."""
         error_code, reason = failure_reason(exc)
-        log.warning("%s[%d]@%d → DLQ (%s): %s", message.topic, message.partition, message.offset, error_code,
-                    reason[:LOG_REASON_CHARS])
+        log.warning("dead-lettered", extra={"topic": message.topic, "partition": message.partition,
+                                            "offset": message.offset, "error_code": error_code,
+                                            "reason": reason[:LOG_REASON_CHARS]})
         value = dead_letter_bytes(error_code, reason, message.value, topic=message.topic,
                                   partition=message.partition, offset=message.offset,
                                   component=self.handler.component, max_bytes=self.dead_letter_max_bytes)
@@ -167,6 +168,6 @@ class ConsumerLoop:
             await self.consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # the partitions moved while we worked: the new owner reads them again (dedupe / MERGE absorb it)
-            log.warning("commit failed after a rebalance (%s); the records will be handled again", exc)
+            log.warning("commit failed after a rebalance; the records will be handled again", extra={"error": str(exc)})
             return
-        log.debug("committed %s", ", ".join(f"{tp.topic}[{tp.partition}]={o}" for tp, o in sorted(offsets.items())))
+        log.debug("committed", extra={"offsets": {f"{tp.topic}[{tp.partition}]": o for tp, o in sorted(offsets.items())}})

@@ -32,7 +32,7 @@ def stop_event_on_signals() -> asyncio.Event:
 def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> None:
     if port:
         start_http_server(port, addr=host, registry=registry)
-        log.info("metrics on http://%s:%d/metrics", host, port)
+        log.info("metrics served", extra={"url": f"http://{host}:{port}/metrics"})
 
 
 async def run_consumer(settings: Settings, topics: list[str], body: Callable[[asyncio.Event], Awaitable[None]]) -> None:

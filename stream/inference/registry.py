@@ -89,7 +89,8 @@ class Registry:
             return None
         path = self.root / version
         if not path.is_dir():
-            log.error("PROMOTED points at %s, which is not in %s", version, self.root)
+            log.error("PROMOTED points at a version that is not in the registry", extra={"version": version,
+                                                                                    "registry": str(self.root)})
             return None
         return path
 
@@ -160,4 +161,4 @@ class Registry:
         old = history.read_text() if history.exists() else ""
         atomic_write_text(history, old + json.dumps(entry) + "\n")
         atomic_write_text(self.root / PROMOTED, version + "\n")
-        log.info("%s: PROMOTED → %s (was %s)", action, version, entry["previous"])
+        log.info("PROMOTED moved", extra={"action": action, "version": version, "previous": entry["previous"]})

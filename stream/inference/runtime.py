@@ -76,6 +76,6 @@ def choose_providers(provider: str = "auto") -> list[str]:
     key = tuple(chosen)
     if key not in _logged_choices:
         _logged_choices.add(key)
-        log.info("onnxruntime %s: execution providers %s (available: %s)",
-                 ort.__version__, chosen, available)
+        log.info("onnxruntime execution providers", extra={"onnxruntime": ort.__version__, "providers": chosen,
+                                                           "available": available})
     return chosen

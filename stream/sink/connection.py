@@ -57,5 +57,6 @@ def connect(settings: SnowflakeSettings):
     import snowflake.connector
 
     where = f"{settings.host}:{settings.port}" if settings.host else settings.account
-    log.info("connecting to Snowflake %s as %s, %s.%s", where, settings.user, settings.database, settings.schema)
+    log.info("connecting to Snowflake", extra={"where": where, "user": settings.user,
+                                               "database": settings.database, "schema": settings.schema})
     return snowflake.connector.connect(**connection_kwargs(settings))

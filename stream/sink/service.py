@@ -17,7 +17,7 @@ def run_sink(settings: Settings, snowflake: SnowflakeSettings) -> int:
     from stream.sink.metrics import create
     from stream.sink.runner import SnowflakeSink
 
-    log.info("sink settings: %s", snowflake.redacted())
+    log.info("sink settings", extra={"settings": snowflake.redacted()})
     metrics = create()
     serve_metrics(metrics.registry, settings.web_host, snowflake.metrics_port)
     sink = SnowflakeSink(settings, snowflake, metrics=metrics)

@@ -16,7 +16,7 @@ def run_notifier(settings: Settings, slack: SlackSettings) -> int:
     from stream.slack.metrics import create
     from stream.slack.notifier import Notifier
 
-    log.info("notifier settings: %s", slack.redacted())
+    log.info("notifier settings", extra={"settings": slack.redacted()})
     metrics = create()
     serve_metrics(metrics.registry, settings.web_host, slack.metrics_port)
     notifier = Notifier(settings, slack, metrics=metrics)
@@ -49,8 +49,8 @@ async def _serve_interactivity(settings: Settings, slack: SlackSettings) -> None
     await runner.setup()
     site = web.TCPSite(runner, slack.interactivity_host, slack.interactivity_port)
     await site.start()
-    log.info("Slack interactivity on http://%s:%d%s (also /metrics, /healthz)",
-             slack.interactivity_host, slack.interactivity_port, PATH)
+    log.info("Slack interactivity served (also /metrics, /healthz)",
+             extra={"url": f"http://{slack.interactivity_host}:{slack.interactivity_port}{PATH}"})
     try:
         await stop_event_on_signals().wait()
     finally:

@@ -1,4 +1,4 @@
-"""Start-up order of the worker process: logging, model, topics, then Faust.
+"""Start-up order of the worker process: model, topics, then Faust (the CLI configured logging).
 
 The model is loaded and the topics exist before any agent starts: a worker
 without a model fails fast with the command that fixes it, and no topic is
@@ -10,7 +10,6 @@ import asyncio
 import logging
 import sys
 
-from stream import logs
 from stream.config import Settings
 from stream.exceptions import NoPromotedModelError
 
@@ -28,13 +27,12 @@ def run_worker(settings: Settings) -> int:
     from stream.worker.live_model import ModelHolder
     from stream.kafka.topics import ensure_topics
 
-    logs.configure(settings.log_level, settings.log_format)
     metrics = metrics_module.create()
     holder = ModelHolder(settings, metrics)
     try:
         predictor = holder.load_promoted()
     except (NoPromotedModelError, ModelLoadError) as exc:
-        log.error("cannot start: %s", exc)
+        log.error("cannot start", extra={"error": str(exc)})
         print(f"error: {exc}", file=sys.stderr)
         return 2
     log.info("model loaded", extra={"version": predictor.version, "embedder": predictor.embedder_id})
@@ -49,7 +47,7 @@ def run_worker(settings: Settings) -> int:
         worker.app,
         loop=loop,
         loglevel=settings.log_level,
-        override_logging=False,   # logging is ours (stream.logs), JSON in production
+        override_logging=False,   # logging is ours (stream.logs, set up by the CLI), JSON in production
         redirect_stdouts=False,
         quiet=True,               # no banner/spinner: they are not log lines
     )

@@ -9,6 +9,7 @@ from schemas.models import DeadLetterEvent
 from stream.downstream.settings import SlackSettings
 from stream.slack import metrics as slack_metrics
 from stream.slack.notifier import Notifier
+from tests.fixtures.logs import rendered
 from tests.fixtures.downstream import (
     as_records, classified_event, committed_offsets, consume_all, produce, settings_for, wait_until,
 )
@@ -155,12 +156,12 @@ def test_without_a_token_it_logs_what_it_would_post(kafka_bootstrap, kafka_topic
     with caplog.at_level(logging.DEBUG, logger="stream"):
         asyncio.run(scenario())
     assert fake_slack.calls == []
-    line = next(r.getMessage() for r in caplog.records if "would post" in r.getMessage())
+    line = rendered([r for r in caplog.records if "would post" in r.getMessage()])
     assert "#it-hardware" in line and "T-DRY" in line and "xoxb" not in line
-    # logging promises no ticket text at INFO: subject and excerpt only at DEBUG
+    # logging promises no ticket text at INFO: subject and excerpt only at DEBUG (message or extra= fields)
     texts = [event["subject"], event["excerpt"][:40]]
-    info = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
-    debug = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
+    info = rendered(caplog.records, logging.INFO)
+    debug = rendered(caplog.records, logging.DEBUG, logging.DEBUG)
     assert all(text not in info for text in texts), info
     assert all(text in debug for text in texts)
 

@@ -138,3 +138,23 @@ def test_an_event_that_fails_to_serialise_becomes_a_dead_letter_not_a_crash(pred
     unencodable = ClassifiedEvent.model_construct(ticket_id="t", subject="printer \ud800 help")
     bad = BatchHandler(worker)._classified(raw_event(b"{}", 0), unencodable)
     assert bad.error_code == "processing_failed" and "could not serialise the ClassifiedEvent" in bad.reason
+
+
+def test_no_ticket_text_or_secret_is_logged_at_info_or_above(predictor, executor, caplog):
+    """Logs carry ids, codes and counts: a ticket's words and a password never reach INFO (message or extras)."""
+    import logging
+
+    from tests.fixtures.logs import rendered
+
+    secret = "sasl-pw-never-logged-7319"
+    words = ["zebracorn", "quixotically", "flabbergasted"]
+    values = [encode(ticket("T-LOG-1", text=f"my {words[0]} laptop screen is broken")),
+              encode(ticket("T-LOG-2", text=" ".join(words[1:]), subject=f"{words[1]} subject")),
+              encode(ticket("T-LOG-3", text=f"{words[2]} " * 40, language="not a language tag at all")),
+              b'{"ticket_id": "T-LOG-4", "messages": "' + words[0].encode() + b'"}']
+    with caplog.at_level(logging.DEBUG, logger="stream"):
+        worker, _ = _run(predictor, executor, values, TICKETS_KAFKA_SASL_PASSWORD=secret)
+    shown = rendered(caplog.records, logging.INFO) + json.dumps(worker.settings.redacted())
+    assert caplog.records, "the handler logged nothing: the test is not looking at the right logger"
+    assert secret not in shown
+    assert not [w for w in words if w in shown], shown

@@ -86,7 +86,7 @@ class Supervisor:
             try:
                 child.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("%s ignored SIGTERM; killing it", child.name)
+                log.warning("ignored SIGTERM; killing it", extra={"process": child.name})
                 _signal_group(child.process, signal.SIGKILL)
                 child.process.wait()
         self.children.clear()

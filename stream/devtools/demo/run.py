@@ -121,7 +121,7 @@ def _count_sink_rows(env: dict[str, str], model_version: str, since_utc: datetim
                            (model_version, since_utc.strftime("%Y-%m-%d %H:%M:%S")))
             return int(cursor.fetchone()[0])
     except Exception as exc:  # the summary must not hide the run's other results
-        log.warning("could not count sink rows: %s", exc)
+        log.warning("could not count sink rows", extra={"error": str(exc)})
         return None
 
 
