@@ -12,8 +12,8 @@ Starts the embedded Tansu broker (or uses TICKETS_KAFKA_BOOTSTRAP) and one
 
 Prints a markdown table. Targets: >= 80 tickets/s sustained; p99 < 1 s at 40/s.
 
-    python bench/stream.py                      # promoted model in TICKETS_REGISTRY_DIR
-    python bench/stream.py --tickets 3000 --rate 40 --duration 60
+    python -m bench.stream                      # promoted model in TICKETS_REGISTRY_DIR
+    python -m bench.stream --tickets 3000 --rate 40 --duration 60
 """
 from __future__ import annotations
 
@@ -32,16 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
+from stream.devtools.broker import EmbeddedBroker, free_port
+from stream.config import Settings
+from stream.kafka.client import aiokafka_client_config
+from stream.devtools.replay import Rows, load_rows, replay
+from stream.kafka.topics import ensure_topics
+
+from bench.machine import describe_cpu
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from stream.devtools.broker import EmbeddedBroker, free_port  # noqa: E402
-from stream.config import Settings  # noqa: E402
-from stream.kafka.client import aiokafka_client_config  # noqa: E402
-from stream.devtools.replay import Rows, load_rows, replay  # noqa: E402
-from stream.kafka.topics import ensure_topics  # noqa: E402
-
-from machine import describe_cpu  # noqa: E402  (bench/machine.py, next to this file)
 
 DATA = REPO / "data" / "it-service-tickets" / "tickets.csv.gz"
 

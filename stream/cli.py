@@ -59,13 +59,14 @@ def discover() -> dict[str, ModuleType]:
     return commands
 
 
-def build_parser(commands: dict[str, ModuleType] | None = None) -> argparse.ArgumentParser:
+def build_parser(commands: dict[str, ModuleType] | None = None, prog: str | None = None) -> argparse.ArgumentParser:
     commands = commands if commands is not None else discover()
     parser = argparse.ArgumentParser(
-        prog="python -m stream",
+        prog=prog or "python -m stream",
         description="Real-time IT-ticket classifier: worker, tools and HTTP API. "
                     "Settings come from TICKETS_* environment variables (see README).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in commands.items():
         doc = (module.__doc__ or module.HELP).strip()
@@ -77,9 +78,24 @@ def build_parser(commands: dict[str, ModuleType] | None = None) -> argparse.Argu
     return parser
 
 
+def version() -> str:
+    """The installed distribution's version (a source checkout that was never installed says so)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("ticket-classifier")
+    except PackageNotFoundError:
+        return "0+unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse, resolve the settings once, configure logging once, run the command."""
-    args = build_parser().parse_args(argv)
+    """Parse, resolve the settings once, configure logging once, run the command.
+
+    The ``ticket-classifier`` console script and ``python -m stream`` both land here.
+    """
+    prog = "python -m stream" if sys.argv and sys.argv[0].endswith("__main__.py") else "ticket-classifier"
+    args = build_parser(prog=prog).parse_args(argv)
     from stream import logs
     from stream.config import ConfigError, Settings
 
