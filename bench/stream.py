@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from stream.devtools.broker import EmbeddedBroker, free_port
+from stream.devtools.process import stop_process
 from stream.config import Settings
 from stream.kafka.client import aiokafka_client_config
 from stream.devtools.replay import Rows, load_rows, replay
@@ -198,12 +199,7 @@ def main(argv=None) -> int:
         _wait_ready(f"http://127.0.0.1:{env['TICKETS_WEB_PORT']}", worker)
         result = asyncio.run(_bench(args, settings, worker.pid))
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_process(worker, 20)
         if broker is not None:
             broker.stop()
 

@@ -127,11 +127,10 @@ def evaluate_model(model_dir, config, embedder_dir, *, use_cache: bool = True, p
     from stream.inference.features import needs_embedder
 
     if needs_embedder(manifest["feature_blocks"]) and use_cache:
-        from stream.inference.embedder import OnnxEmbedder
+        from stream.inference.embedders import open_embedder
 
         spec = manifest["embedder"]
-        inner = OnnxEmbedder.load(Path(embedder_dir).expanduser() / spec["name"], variant=spec["variant"],
-                                  max_tokens=spec["max_tokens"], threads=config.embedder.threads)
+        inner = open_embedder(embedder_dir, spec, threads=config.embedder.threads)
         embedder = CachedEmbedder(inner, config.embedder.cache_dir, spec["max_tokens"],
                                   config.embedder.batch_size, progress)
     predictor = Predictor.load(model_dir, embedder_dir, embedder=embedder)

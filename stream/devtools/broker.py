@@ -16,6 +16,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from stream.devtools.process import stop_process
 from stream.exceptions import BrokerError
 
 log = logging.getLogger(__name__)
@@ -98,13 +99,7 @@ class EmbeddedBroker:
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout_s)
         self.process = None
         if self._log_file is not None:
             self._log_file.close()
@@ -132,11 +127,6 @@ def run_foreground(host: str, port: int) -> int:
     try:
         return process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        try:
-            return process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+        return stop_process(process, 5)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -79,15 +79,14 @@ def _check_files(version_dir: Path, manifest: dict) -> None:
 def _load_embedder(version_dir: Path, spec: dict, embedder_dir, *, threads, provider) -> Embedder:
     if embedder_dir is None:
         raise ModelLoadError(version_dir, "the model needs an embedder but no embedder_dir was given")
-    from .embedder import OnnxEmbedder  # the ONNX runtime is only needed when a model uses it
+    from .embedders import embedder_folder, open_embedder
 
-    folder = Path(embedder_dir).expanduser() / spec["name"]
+    folder = embedder_folder(embedder_dir, spec["name"])
     if not folder.is_dir():
         raise ModelLoadError(version_dir, f"embedder {spec['name']!r} not found in {folder.parent} "
                                           f"(build it with `python -m training build-embedder`)")
     try:
-        return OnnxEmbedder.load(folder, variant=spec.get("variant", "int8"),
-                                 max_tokens=int(spec.get("max_tokens", 512)), threads=threads, provider=provider)
+        return open_embedder(embedder_dir, spec, threads=threads, provider=provider)
     except Exception as exc:  # noqa: BLE001 - any failure here means "cannot serve this version"
         raise ModelLoadError(version_dir, f"embedder {folder} failed to load: {exc}") from exc
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 
 from pydantic import ValidationError
 
 from schemas import DeadLetterEvent
+from schemas.validate import SchemaViolation, pydantic_problems
 
 #: Default bound of one encoded dead letter: half of Kafka's default 1 MiB
 #: ``message.max.bytes``, leaving room for the key, headers and batch overhead.
@@ -38,20 +40,26 @@ def failure_reason(exc: BaseException) -> tuple[str, str]:
     """(error code, reason) for an exception raised while handling one record.
 
     Errors that know their code (``BadTicket`` and the downstream rejections)
-    carry ``error_code``/``reason`` attributes; pydantic errors name the first
-    offending field; anything else is ``processing_failed`` with its type.
+    carry ``error_code``/``reason`` attributes; an invalid event (pydantic or
+    JSON Schema) names the event and every offending field, the same way for the
+    worker's input and the downstream consumers'; anything else is
+    ``processing_failed`` with its type.
     """
     code, reason = getattr(exc, "error_code", None), getattr(exc, "reason", None)
     if isinstance(code, str) and isinstance(reason, str):
         return code, reason
     if isinstance(exc, ValidationError):
-        errors = exc.errors()
-        first = errors[0] if errors else {}
-        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
-        return "schema_violation", f"{where}: {first.get('msg', exc)}"
+        exc = SchemaViolation(_event_name(exc.title), pydantic_problems(exc))
+    if isinstance(exc, SchemaViolation):
+        return "schema_violation", str(exc)
     if isinstance(exc, (UnicodeDecodeError, json.JSONDecodeError)):
         return "invalid_json", f"{type(exc).__name__}: {exc}"
     return "processing_failed", f"{type(exc).__name__}: {exc}"
+
+
+def _event_name(model_title: str) -> str:
+    """``TicketEvent`` → ``ticket_event``: the contract's name, as ``schemas.validate`` spells it."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", model_title).lower()
 
 
 def payload_text(raw: bytes | str | None, max_bytes: int | None = None) -> str:

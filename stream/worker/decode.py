@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pydantic import ValidationError
 
 from schemas import TicketEvent
-from schemas.validate import SchemaViolation, pydantic_problems
 from stream.exceptions import BadTicket
+from stream.kafka.dlq import failure_reason
 
 
 def decode_ticket(raw: bytes | None, max_payload_bytes: int) -> TicketEvent:
@@ -54,7 +54,7 @@ def parse_ticket(document) -> TicketEvent:
     try:
         return TicketEvent.model_validate(document)
     except ValidationError as exc:
-        raise BadTicket("schema_violation", str(SchemaViolation("ticket_event", pydantic_problems(exc)))) from None
+        raise BadTicket(*failure_reason(exc)) from None
 
 
 def text_ticket(item: dict) -> dict:

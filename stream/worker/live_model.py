@@ -39,14 +39,12 @@ def load_predictor(version_dir: Path, settings: Settings, current=None):
     elif spec and settings.embed_max_tokens < trained_tokens:
         # A lower cap bounds latency on long e-mails, at the price of reading
         # less of them than training did: said loudly, because it is a skew.
-        from stream.inference.embedder import OnnxEmbedder
+        from stream.inference.embedders import open_embedder
 
         log.warning("embedding fewer tokens than the model was trained with",
                     extra={"max_tokens": settings.embed_max_tokens, "trained_max_tokens": trained_tokens})
-        embedder = OnnxEmbedder.load(
-            Path(settings.embedder_dir).expanduser() / spec["name"], variant=spec.get("variant", "int8"),
-            max_tokens=settings.embed_max_tokens, threads=threads, provider=settings.embed_provider,
-        )
+        embedder = open_embedder(settings.embedder_dir, spec, max_tokens=settings.embed_max_tokens,
+                                 threads=threads, provider=settings.embed_provider)
     return Predictor.load(version_dir, settings.embedder_dir, embedder=embedder,
                           threads=threads, provider=settings.embed_provider)
 

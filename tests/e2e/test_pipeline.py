@@ -20,6 +20,7 @@ from urllib.request import Request, urlopen
 import pytest
 
 from stream.devtools.broker import free_port
+from stream.devtools.process import stop_process
 from stream.config import Settings
 from stream.devtools.replay import load_rows, replay
 from stream.slack.blocks import PICK_ACTION
@@ -54,13 +55,7 @@ class Process:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 15)
 
 
 def _wait(predicate, timeout_s: float, what: str, processes) -> object:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from stream.devtools.process import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -125,14 +127,7 @@ class WorkerProcess:
             self.process.wait()
 
     def stop(self, timeout_s: float = 20.0) -> int:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode if self.process else 0
+        return stop_process(self.process, timeout_s) or 0
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -59,13 +59,16 @@ def test_failure_reason_maps_every_exception():
 
     from stream.exceptions import BadTicket
 
-    class M(BaseModel):
+    class FeedbackNote(BaseModel):
         x: int
+        y: int
 
     try:
-        M.model_validate({"x": "nope"})
+        FeedbackNote.model_validate({"x": "nope"})
     except ValidationError as exc:
-        assert failure_reason(exc)[0] == "schema_violation" and failure_reason(exc)[1].startswith("x:")
+        # the event named as the contracts name it, then every offending field
+        assert failure_reason(exc) == ("schema_violation", "feedback_note: x: Input should be a valid integer, "
+                                                           "unable to parse string as an integer; y: Field required")
     assert failure_reason(BadTicket("empty_text", "nothing left")) == ("empty_text", "nothing left")
     assert failure_reason(OverflowError("date value out of range")) == (
         "processing_failed", "OverflowError: date value out of range")

@@ -79,10 +79,10 @@ def _measure_embedding_rate(settings: Settings, train_file: Path, text_col: str)
     """Tickets/s of the configured embedder on 64 real tickets: the basis of the time estimate."""
     import pandas as pd
 
-    from stream.inference.embedder import OnnxEmbedder
+    from stream.inference.embedders import open_embedder
 
-    embedder = OnnxEmbedder.load(Path(settings.embedder_dir) / "multilingual-e5-small",
-                                 variant=settings.embed_variant, max_tokens=settings.embed_max_tokens)
+    spec = {"name": "multilingual-e5-small", "variant": settings.embed_variant}
+    embedder = open_embedder(settings.embedder_dir, spec, max_tokens=settings.embed_max_tokens)
     texts = pd.read_csv(train_file, usecols=[text_col], nrows=64, dtype=str)[text_col].fillna("").tolist()
     embedder.embed(texts[:8])
     started = time.perf_counter()
