@@ -18,7 +18,7 @@ def run(args) -> int:
 
     from stream.config import Settings
     from stream.downstream.settings import SnowflakeSettings
-    from stream.sink.service import run_snowflake_local
+    from stream.devtools.snowflake_local import run_snowflake_local
 
     settings = Settings.from_env()
     snowflake = SnowflakeSettings.from_env()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from stream.devtools.broker import free_port
+from stream.downstream.settings import SnowflakeSettings
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +83,20 @@ def local_snowflake(db_path: str | Path | None, host: str = "127.0.0.1", port: i
         server.should_exit = True
         thread.join(timeout=10)
         fs_server.shared_fs.duck_conn.close()
+
+
+def run_snowflake_local(snowflake: SnowflakeSettings, stop: threading.Event | None = None) -> int:
+    """Run the local Snowflake emulation in the foreground and print how to reach it."""
+    stop = stop or threading.Event()
+    host, port = snowflake.host or "127.0.0.1", snowflake.port or 8085
+    with local_snowflake(snowflake.local_db_path, host=host, port=port) as server:
+        print(f"Local Snowflake emulation (fakesnow) on http://{server.host}:{server.port}, "
+              f"data in {server.db_path}/. Point the sink at it with:", flush=True)
+        for key, value in server.env(snowflake.database, snowflake.schema).items():
+            print(f"  export {key}={value}", flush=True)
+        print("Ctrl-C stops it.", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0

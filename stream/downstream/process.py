@@ -35,6 +35,16 @@ def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> None:
         log.info("metrics served", extra={"url": f"http://{host}:{port}/metrics"})
 
 
+def run_downstream(settings: Settings, own, metrics, topics: list[str], make_runner) -> int:
+    """The life of a downstream process: log its settings (secrets redacted), serve ``/metrics``,
+    then run ``make_runner(metrics).run`` over ``topics`` until SIGTERM. Returns the exit code."""
+    log.info("settings", extra={"settings": own.redacted()})
+    serve_metrics(metrics.registry, settings.web_host, own.metrics_port)
+    runner = make_runner(metrics)
+    asyncio.run(run_consumer(settings, topics, runner.run))
+    return 0
+
+
 async def run_consumer(settings: Settings, topics: list[str], body: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Create ``topics`` if missing, then run ``body(stop)`` until a signal."""
     from stream.kafka.topics import ensure_topics

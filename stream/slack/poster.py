@@ -63,7 +63,9 @@ class SlackPoster:
         channel = message["channel"]
         event_id = ((message.get("metadata") or {}).get("event_payload") or {}).get("event_id")
         started = time.time()
-        for attempt in range(1, self._settings.max_attempts + 1):
+        attempt = 0
+        while True:  # ends by returning the ts or raising: permanent error, or unavailable after max_attempts
+            attempt += 1
             try:
                 response = await self._client.chat_postMessage(**message)
                 return str(response["ts"])
@@ -86,7 +88,6 @@ class SlackPoster:
             if ambiguous and event_id and (ts := await self._posted_meanwhile(channel, event_id, started)):
                 log.info("the failed post had gone through; not posting again", extra={"channel": channel, "ts": ts})
                 return ts
-        raise AssertionError("unreachable")
 
     async def _posted_meanwhile(self, channel: str, event_id: str, since: float) -> str | None:
         try:

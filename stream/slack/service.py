@@ -6,7 +6,7 @@ import logging
 
 from stream.config import ConfigError, Settings
 from stream.downstream.settings import SlackSettings
-from stream.downstream.process import run_consumer, serve_metrics, stop_event_on_signals
+from stream.downstream.process import run_downstream, stop_event_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -16,13 +16,9 @@ def run_notifier(settings: Settings, slack: SlackSettings) -> int:
     from stream.slack.metrics import create
     from stream.slack.notifier import Notifier
 
-    log.info("notifier settings", extra={"settings": slack.redacted()})
-    metrics = create()
-    serve_metrics(metrics.registry, settings.web_host, slack.metrics_port)
-    notifier = Notifier(settings, slack, metrics=metrics)
     kafka = settings.kafka
-    asyncio.run(run_consumer(settings, [kafka.topic_classified, kafka.topic_dlq], notifier.run))
-    return 0
+    return run_downstream(settings, slack, create(), [kafka.topic_classified, kafka.topic_dlq],
+                          lambda metrics: Notifier(settings, slack, metrics=metrics))
 
 
 def run_interactivity(settings: Settings, slack: SlackSettings) -> int:

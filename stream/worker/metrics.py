@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import CONTENT_TYPE_LATEST  # noqa: F401  (re-exported for the /metrics view)
+
+from stream.prometheus import MetricsContainer, registry_or_new
 
 from stream.inference.language import metric_label
 
@@ -28,7 +30,7 @@ END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0
 
 
 @dataclass(frozen=True)
-class WorkerMetrics:
+class WorkerMetrics(MetricsContainer):
     registry: CollectorRegistry
     consumed: Counter
     classified: Counter
@@ -53,14 +55,10 @@ class WorkerMetrics:
         """One classified ticket of ``language``, folded to a bounded label (configured, ``other``, ``und``)."""
         self.classified_by_language.labels(language=metric_label(language)).inc()
 
-    def render(self) -> bytes:
-        """Prometheus text exposition of this registry."""
-        return generate_latest(self.registry)
-
 
 def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> WorkerMetrics:
     """Register every worker metric on ``registry`` (a new one when omitted)."""
-    registry = registry if registry is not None else CollectorRegistry()
+    registry = registry_or_new(registry)
     p = prefix
     return WorkerMetrics(
         registry=registry,
