@@ -25,9 +25,9 @@ from stream.config import Settings
 from stream.devtools.replay import load_rows, replay
 from stream.slack.blocks import PICK_ACTION
 from stream.slack.signing import sign
-from tests.slack.conftest import TOKEN
-from tests.stream.conftest import worker_env
-from tests.stream.kafka_io import WorkerProcess
+from tests.fixtures.slack import TOKEN
+from tests.fixtures.worker import worker_env
+from tests.fixtures.kafka_io import WorkerProcess
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from tests.fixtures.logs import rendered
 from tests.fixtures.downstream import (
     as_records, classified_event, committed_offsets, consume_all, produce, settings_for, wait_until,
 )
-from tests.slack.conftest import CHANNELS
+from tests.fixtures.slack import CHANNELS
 
 
 def _counter(metrics, outcome: str) -> float:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from stream.cli import build_parser, discover
-from tests.stream.kafka_io import REPO
+from tests.fixtures.kafka_io import REPO
 
 
 def test_commands_are_discovered_from_their_modules():

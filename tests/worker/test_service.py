@@ -11,8 +11,8 @@ from collections import defaultdict
 import pytest
 
 from stream.devtools.replay import load_rows, ticket_event
-from tests.stream.conftest import worker_env
-from tests.stream.kafka_io import REPO, http, produce, read_topic
+from tests.fixtures.worker import worker_env
+from tests.fixtures.kafka_io import REPO, http, produce, read_topic
 
 pytestmark = pytest.mark.slow
 

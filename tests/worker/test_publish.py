@@ -26,9 +26,9 @@ from schemas import validate_json_schema
 from stream.worker.agents import FALLBACK_DEAD_LETTER_BYTES, FALLBACK_KEY_BYTES, BatchHandler
 from stream.exceptions import PublishError
 from stream.worker.publish import Output, publish, refused_by_broker
-from tests.stream.hostile import encode, ticket
-from tests.stream.inprocess import AckingStream, in_process_worker, raw_event
-from tests.stream.kafka_io import read_topic
+from tests.fixtures.hostile_tickets import encode, ticket
+from tests.fixtures.inprocess_worker import AckingStream, in_process_worker, raw_event
+from tests.fixtures.kafka_io import read_topic
 
 
 class ProducerTopic:

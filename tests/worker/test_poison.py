@@ -18,9 +18,9 @@ from schemas import validate_json_schema
 from stream.kafka.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES
 from stream.exceptions import BadTicket
 from stream.worker.decode import decode_ticket
-from tests.stream.conftest import worker_env
-from tests.stream.hostile import cases, encode, raw_records, sample, ticket
-from tests.stream.kafka_io import http, produce, read_topic
+from tests.fixtures.worker import worker_env
+from tests.fixtures.hostile_tickets import cases, encode, raw_records, sample, ticket
+from tests.fixtures.kafka_io import http, produce, read_topic
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stream.inference.embedder import OnnxEmbedder
-from tests.embedders.sentences import AWKWARD, MULTILINGUAL
+from tests.training.embedders.sentences import AWKWARD, MULTILINGUAL
 
 TEXTS = MULTILINGUAL + AWKWARD
 

@@ -15,7 +15,7 @@ import pytest
 
 from stream.devtools.broker import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import pytest
@@ -20,7 +21,7 @@ from schemas import validate_json_schema
 from stream.worker.app import create_worker_app
 from stream.config import Settings
 from stream.worker.live_model import ModelHolder, load_predictor
-from tests.stream.hostile import cases, encode, raw_records, ticket
+from tests.fixtures.hostile_tickets import cases, encode, raw_records, ticket
 
 MAX_PAYLOAD = 64 * 1024
 
@@ -37,11 +38,13 @@ class SlowPredictor:
     def __init__(self, real, seconds):
         self.real, self.seconds = real, seconds
         self.version, self.embedder_id = real.version, real.embedder_id
+        self.predicting = threading.Event()
 
     def assemble(self, tickets):
         return self.real.assemble(tickets)
 
     def predict(self, texts):
+        self.predicting.set()
         time.sleep(self.seconds)
         return self.real.predict(texts)
 
@@ -143,12 +146,18 @@ def test_no_request_body_gets_a_5xx(api, body):
 def test_healthz_answers_while_a_batch_is_being_classified(trained_registry, e5_embedders_root):
     registry, _ = trained_registry
     slow = 3.0
-    served = _api(_settings(registry, e5_embedders_root),
-                  loader=lambda path, settings, current: SlowPredictor(load_predictor(path, settings, current), slow))
+    slow_predictors: list[SlowPredictor] = []
+
+    def load_slow(path, settings, current):
+        slow_predictors.append(SlowPredictor(load_predictor(path, settings, current), slow))
+        return slow_predictors[-1]
+
+    served = _api(_settings(registry, e5_embedders_root), loader=load_slow)
 
     async def scenario():
         classify = asyncio.ensure_future(served.request("POST", "/classify", encode(ticket("slow"))))
-        await asyncio.sleep(0.5)  # the batch is now sleeping in the inference thread
+        # wait until the batch is sleeping in the inference thread
+        assert await asyncio.to_thread(slow_predictors[-1].predicting.wait, 10), "the batch never reached the model"
         latencies = []
         for _ in range(5):
             started = time.perf_counter()

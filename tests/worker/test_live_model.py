@@ -14,8 +14,8 @@ from stream.inference.registry import Registry
 from stream.worker.metrics import create
 from stream.worker.live_model import ModelHolder
 from stream.devtools.replay import load_rows, ticket_event
-from tests.stream.conftest import worker_env
-from tests.stream.kafka_io import REPO, produce, read_topic
+from tests.fixtures.worker import worker_env
+from tests.fixtures.kafka_io import REPO, produce, read_topic
 
 
 def _settings(registry_dir, embedder_dir=None) -> Settings:

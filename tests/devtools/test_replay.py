@@ -11,7 +11,7 @@ from schemas import validate_json_schema
 from stream.config import Settings
 from stream.exceptions import DataFileError
 from stream.devtools.replay import load_rows, replay, ticket_event
-from tests.stream.kafka_io import read_topic
+from tests.fixtures.kafka_io import read_topic
 
 
 @pytest.fixture
