@@ -71,14 +71,39 @@ def pod_specs(docs: list[dict]) -> list[tuple[str, dict]]:
     return specs
 
 
-def test_scenarios_cover_default_minimal_gpu_and_full():
-    assert {"default", "minimal", "gpu", "full"} <= set(SCENARIOS)
+def test_every_template_renders_in_some_ci_scenario_and_optional_ones_stay_off_by_default(chart):
+    """A template no scenario renders is never linted nor validated; a default install is the worker only."""
+    rendered: dict[str, set[str]] = {}
+    for scenario in SCENARIOS:
+        manifests = chart.render(scenario_values(scenario), name="tc", namespace="tickets")
+        rendered[scenario] = {Path(path).name for path, text in manifests.items() if text.strip()}
+    templates = {p.name for p in (CHART / "templates").iterdir() if p.suffix in (".yaml", ".txt")}
+    never = templates - set().union(*rendered.values())
+    assert not never, f"templates no ci/*-values.yaml scenario renders: {sorted(never)}"
+    optional = {"notifier-deployment.yaml", "sink-deployment.yaml", "retrain-cronjob.yaml", "promote-job.yaml",
+                "servicemonitor.yaml", "prometheusrule.yaml", "hpa.yaml", "networkpolicy.yaml"}
+    assert not rendered["default"] & optional, f"on by default: {sorted(rendered['default'] & optional)}"
 
 
-def test_chart_version_is_separate_from_app_version(chart):
+def test_chart_version_is_bumped_with_every_chart_change_and_app_version_is_the_package_version(chart):
+    """appVersion is the image the chart deploys (the package version); version moves with the chart."""
+    import subprocess
+    import tomllib
+
     meta = chart.metadata
-    assert meta["version"] and meta["appVersion"]
-    assert meta["apiVersion"] == "v2"
+    package = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert meta["appVersion"] == package, "appVersion must be the ticket-classifier version the image carries"
+    git = ["git", "-C", str(ROOT)]
+    if subprocess.run(git + ["rev-parse", "--git-dir"], capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout: no history to compare the chart with")
+    bump = subprocess.run(git + ["log", "-1", "--format=%H", "-G^version:", "--", str(CHART / "Chart.yaml")],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    if not bump:
+        pytest.skip("the chart version was never changed in this history (shallow clone?)")
+    changed = subprocess.run(git + ["diff", "--name-only", bump, "--", str(CHART)],
+                             capture_output=True, text=True, check=True).stdout.split()
+    changed = [path for path in changed if not path.endswith("Chart.yaml")]
+    assert not changed, f"the chart changed since its version was last bumped ({meta['version']}): {changed}"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
