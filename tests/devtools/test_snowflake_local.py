@@ -37,6 +37,8 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    finally:
+        process.stdout.close()
 
 
 def test_local_emulation_prints_settings_and_persists_across_restarts(tmp_path):

@@ -59,6 +59,7 @@ def scraped(tmp_path_factory):
     finally:
         prometheus.stop()
         server.shutdown()
+        server.server_close()
         thread.join(timeout=5)
 
 
