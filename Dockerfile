@@ -29,7 +29,7 @@ FROM ${PYTHON_IMAGE} AS python
 # The source, once: every later stage installs the same files.
 FROM python AS source
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY requirements/ requirements/
 COPY schemas/ schemas/
 COPY stream/ stream/

@@ -43,9 +43,9 @@ train: embedder
 	  --text-col Document --label-col Topic_group --promote
 
 bench: embedder
-	$(PY) bench/embedding.py
-	$(PY) bench/quality.py
-	$(PY) bench/stream.py
+	$(PY) -m bench.embedding
+	$(PY) -m bench.quality
+	$(PY) -m bench.stream
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache

@@ -5,8 +5,8 @@ Every ticket of the shipped dataset is assembled as training assembles it
 ``git show REF:stream/inference/clean.py`` into a temporary module) and by the
 working tree's. Prints a markdown table of counts, then a few changed tickets.
 
-    .venv/bin/python bench/cleaning_diff.py                # against main
-    .venv/bin/python bench/cleaning_diff.py --ref HEAD~3 --examples 10
+    .venv/bin/python -m bench.cleaning_diff                # against main
+    .venv/bin/python -m bench.cleaning_diff --ref HEAD~3 --examples 10
 """
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from stream.inference import clean as new_clean  # noqa: E402
+from stream.inference import clean as new_clean
 
 DATA = ROOT / "data" / "it-service-tickets" / "tickets.csv.gz"
 

@@ -5,7 +5,7 @@ own; all use the same tickets, prefix, max_tokens, batch size and threads.
 Prints a markdown table; the CPU-seconds column is the process's user+system
 time for the timed run, a check on wall-clock figures when the machine is shared. Usage::
 
-    python bench/embedding.py --n 2000 --batch-size 32 --threads 2
+    python -m bench.embedding --n 2000 --batch-size 32 --threads 2
 """
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     results = {engine: results[engine] for engine in engines}
 
     base = results.get("pytorch")
-    from machine import describe_cpu  # bench/machine.py
+    from bench.machine import describe_cpu
 
     print(f"\n{describe_cpu()}; {args.n} tickets, batch size {args.batch_size}, max_tokens {args.max_tokens}, "
           f"max_batch_tokens {args.max_batch_tokens or 'default'}, "
@@ -160,13 +160,5 @@ def main(argv=None) -> int:
     return 0
 
 
-def _import_from_repo_root() -> None:
-    """Run as a script, ``bench/`` comes first on sys.path and ``bench/stream.py`` would shadow
-    the ``stream`` package; put the repository root first and ``bench/`` (for ``machine``) last."""
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != here] + [str(here)]
-
-
 if __name__ == "__main__":
-    _import_from_repo_root()
     sys.exit(main())

@@ -4,20 +4,18 @@ Each ticket is cleaned and assembled by the serving code, then its language is
 detected once (one thread, the detector the worker builds from TICKETS_LANGUAGES).
 Prints detections/s and what the detector answered; the shipped data is English.
 
-    .venv/bin/python bench/language.py [--n 38269]
+    .venv/bin/python -m bench.language [--n 38269]
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from bench.machine import describe_cpu  # noqa: E402
+from bench.machine import describe_cpu
 
 
 def main(argv=None) -> int:

@@ -13,10 +13,10 @@ English and the German test rows. The project's models are trained through the r
 Each project row is also printed minus TF-IDF with a 95 % paired bootstrap interval over the
 test tickets (one split of ~300–500 tickets cannot resolve a point or two).
 
-    .venv/bin/python bench/multilingual.py                      # queue label, seed 42
-    .venv/bin/python bench/multilingual.py --seed 7             # a second split
-    .venv/bin/python bench/multilingual.py --label type         # 4 ticket types: the lexical block leads
-    .venv/bin/python bench/multilingual.py --variant "no route=no-route.yaml"   # an extra project row
+    .venv/bin/python -m bench.multilingual                      # queue label, seed 42
+    .venv/bin/python -m bench.multilingual --seed 7             # a second split
+    .venv/bin/python -m bench.multilingual --label type         # 4 ticket types: the lexical block leads
+    .venv/bin/python -m bench.multilingual --variant "no route=no-route.yaml"   # an extra project row
 """
 from __future__ import annotations
 
@@ -36,16 +36,15 @@ import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from bench.machine import describe_cpu  # noqa: E402
-from bench.quality import baseline  # noqa: E402
-from stream.config import Settings  # noqa: E402
-from stream.inference.predictor import Predictor  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.evaluate import compute_metrics  # noqa: E402
-from training.split import stratified_split  # noqa: E402
-from training.train import load_data, open_embedder  # noqa: E402
+from bench.machine import describe_cpu
+from bench.quality import baseline
+from stream.config import Settings
+from stream.inference.predictor import Predictor
+from training.config import load_config
+from training.evaluate import compute_metrics
+from training.split import stratified_split
+from training.train import load_data, open_embedder
 
 DATA = Path("shared") / "datasets" / "support-tickets-synthetic" / "tickets.csv.gz"  # beside the repo (or above)
 TEXT_COLS = ("subject", "body")   # the CLI assembles them as one ticket: subject, then the message

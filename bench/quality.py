@@ -4,10 +4,10 @@ All systems see the same stratified 80/20 split of the shipped dataset; the
 project's models are trained into a temporary registry and measured through
 the serving ``Predictor`` on the 20 % they never saw. Prints a markdown table.
 
-    .venv/bin/python bench/quality.py                 # full run (first run embeds 38K tickets)
-    .venv/bin/python bench/quality.py --sample 4000   # quick look
-    .venv/bin/python bench/quality.py --resample      # also measure rebalancing
-    .venv/bin/python bench/quality.py --seed 7        # another split: is a gap more than noise?
+    .venv/bin/python -m bench.quality                 # full run (first run embeds 38K tickets)
+    .venv/bin/python -m bench.quality --sample 4000   # quick look
+    .venv/bin/python -m bench.quality --resample      # also measure rebalancing
+    .venv/bin/python -m bench.quality --seed 7        # another split: is a gap more than noise?
 
 For the project's model it also prints how often the evidence's closest
 neighbour carries the true label, on all test tickets and on the abstained ones.
@@ -24,16 +24,15 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from stream.config import Settings  # noqa: E402
-from stream.inference.features import needs_embedder  # noqa: E402
-from stream.inference.predictor import Predictor  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.evaluate import compute_metrics  # noqa: E402
-from training.split import stratified_split  # noqa: E402
-from training.prepare import PreparedData  # noqa: E402
-from training.train import load_data, open_embedder, stratified_sample, train_version  # noqa: E402
+from stream.config import Settings
+from stream.inference.features import needs_embedder
+from stream.inference.predictor import Predictor
+from training.config import load_config
+from training.evaluate import compute_metrics
+from training.split import stratified_split
+from training.prepare import PreparedData
+from training.train import load_data, open_embedder, stratified_sample, train_version
 
 DATA = ROOT / "data" / "it-service-tickets" / "tickets.csv.gz"
 

@@ -9,8 +9,8 @@ run interleaved, batch by batch, on the same tickets: machine noise hits all of
 them alike, which is what makes a before/after comparison on a shared machine
 fair. Prints the CPU line and the load average with the table.
 
-    python bench/stages.py --config before=artifacts/registry      # promoted version
-    python bench/stages.py --config before=REG_A --config "after=REG_B;threads=1" --tickets 2000
+    python -m bench.stages --config before=artifacts/registry      # promoted version
+    python -m bench.stages --config before=REG_A --config "after=REG_B;threads=1" --tickets 2000
 
 A configuration is ``LABEL=PATH[;setting=value...]``: PATH is a registry (its promoted
 version) or a version folder; settings are ``threads``, ``max_tokens``, ``batch_tokens`` (the serving
@@ -29,16 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.machine import describe_cpu
+from stream.config import Settings
+from stream.devtools.replay import load_rows, ticket_event
+from stream.inference.stages import StageClock, thread_stage
+from stream.worker.classify import _run_batch, build_event
+from stream.worker.decode import decode_ticket
+from stream.worker.live_model import load_predictor
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from stream.config import Settings  # noqa: E402
-from stream.inference.stages import StageClock, thread_stage  # noqa: E402
-from stream.model import load_predictor  # noqa: E402
-from stream.pipeline import _run_batch, build_event, decode_ticket  # noqa: E402
-from stream.replay import load_rows, ticket_event  # noqa: E402
-
-from machine import describe_cpu  # noqa: E402  (bench/machine.py, next to this file)
 
 DATA = REPO / "data" / "it-service-tickets" / "tickets.csv.gz"
 ROWS = ("decode", "clean", "tokenize", "embed", "lexical", "knn", "booster", "blend", "serialise")

@@ -15,9 +15,9 @@ Prints a markdown table, and the worker's CPU per ticket by stage (read from its
 p99 < 1 s at 40/s. ``bench/stages.py`` profiles the stages of several
 configurations side by side without Kafka.
 
-    python bench/stream.py                      # promoted model in TICKETS_REGISTRY_DIR
-    python bench/stream.py --tickets 3000 --rate 40 --duration 60
-    python bench/stream.py --evidence-cost 2000  # only: CPU per ticket of the evidence step, in-process
+    python -m bench.stream                      # promoted model in TICKETS_REGISTRY_DIR
+    python -m bench.stream --tickets 3000 --rate 40 --duration 60
+    python -m bench.stream --evidence-cost 2000  # only: CPU per ticket of the evidence step, in-process
 """
 from __future__ import annotations
 
@@ -36,17 +36,17 @@ from pathlib import Path
 
 import numpy as np
 
+from stream.devtools.broker import EmbeddedBroker, free_port
+from stream.devtools.process import stop_process
+from stream.config import Settings
+from stream.inference.stages import STAGES
+from stream.kafka.client import aiokafka_client_config
+from stream.devtools.replay import Rows, load_rows, replay
+from stream.kafka.topics import ensure_topics
+
+from bench.machine import describe_cpu
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from stream.broker import EmbeddedBroker, free_port  # noqa: E402
-from stream.config import Settings  # noqa: E402
-from stream.inference.stages import STAGES  # noqa: E402
-from stream.kafka_config import aiokafka_client_config  # noqa: E402
-from stream.replay import Rows, load_rows, replay  # noqa: E402
-from stream.topics import ensure_topics  # noqa: E402
-
-from machine import describe_cpu  # noqa: E402  (bench/machine.py, next to this file)
 
 DATA = REPO / "data" / "it-service-tickets" / "tickets.csv.gz"
 
@@ -187,7 +187,7 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 180) -> 
 
 
 def _evidence_cost(args) -> int:
-    from evidence_cost import report  # bench/evidence_cost.py, next to this file
+    from bench.evidence_cost import report
 
     from stream.inference.predictor import Predictor
     from stream.inference.registry import Registry
@@ -233,6 +233,8 @@ def main(argv=None) -> int:
         "TICKETS_TOPIC_FEEDBACK": f"bench-feedback-{suffix}", "TICKETS_TOPIC_DLQ": f"bench-dlq-{suffix}",
         "TICKETS_APP_ID": f"bench-{suffix}", "TICKETS_WEB_PORT": str(free_port()), "TICKETS_LOG_FORMAT": "json",
     }
+    if not external:
+        env["TICKETS_KAFKA_SHORT_FETCH_WAIT"] = "true"  # Tansu holds every fetch for the full wait
     settings = Settings.from_env({**os.environ, **env})
     log_path = Path(tempfile.gettempdir()) / f"bench-stream-worker-{suffix}.log"
     worker = None
@@ -244,12 +246,7 @@ def main(argv=None) -> int:
         _wait_ready(f"http://127.0.0.1:{env['TICKETS_WEB_PORT']}", worker)
         result = asyncio.run(_bench(args, settings, worker.pid, f"http://127.0.0.1:{env['TICKETS_WEB_PORT']}/metrics"))
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_process(worker, 20)
         if broker is not None:
             broker.stop()
 

@@ -9,7 +9,7 @@ event one accepts the other accepts too.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -109,10 +109,6 @@ ErrorCode = Literal[
     "sink_rejected",
     "processing_failed",
 ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class _Event(BaseModel):

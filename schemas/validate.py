@@ -16,10 +16,11 @@ from typing import Any, Iterable, Sequence
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
+from schemas.errors import TicketClassifierError
 from schemas.models import MODELS, parse_rfc3339
 
 
-class SchemaViolation(ValueError):
+class SchemaViolation(TicketClassifierError, ValueError):
     """An event does not match its contract; ``field`` is the path of the first problem."""
 
     def __init__(self, event: str, problems: Sequence[tuple[str, str]]):

@@ -1,225 +1,253 @@
-"""Settings, read once from ``TICKETS_*`` environment variables into frozen objects.
+"""Settings, read once per process from ``TICKETS_*`` environment variables into frozen objects.
 
-Nothing else in the project reads ``os.environ``: every knob is here, with its
-default, so the README's configuration table and the code cannot drift apart.
+Every setting is a typed pydantic field whose description is its documentation:
+``docs/configuration.md`` is generated from these classes
+(``python -m stream config --markdown``) and a test keeps the page current.
+Secrets are ``SecretStr``: that is the one redaction rule (``redacted()``,
+``repr``, ``/readyz``). Nothing else in the project reads ``os.environ``.
 """
 from __future__ import annotations
 
-import dataclasses
+import contextvars
+import functools
 import json
 import os
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, ClassVar, Literal, Mapping
 
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict, SettingsError
+from typing_extensions import Annotated
+
+from stream.exceptions import ConfigError
 from stream.inference.language import DEFAULT_LANGUAGES, parse_languages
 
 PREFIX = "TICKETS_"
-#: Default bound of an encoded dead letter (``stream.dlq.DEFAULT_MAX_DEAD_LETTER_BYTES``, not imported:
+#: Default bound of an encoded dead letter (``stream.kafka.dlq.DEFAULT_MAX_DEAD_LETTER_BYTES``, not imported:
 #: config stays free of the rest of the package; a test keeps the two equal).
 DEFAULT_DLQ_MAX_BYTES = 512 * 1024
 MIN_DLQ_MAX_BYTES = 16 * 1024
 MAX_DLQ_MAX_BYTES = 1024 * 1024 - 16 * 1024
-SECRET_MARKERS = ("PASSWORD", "TOKEN", "SECRET", "PRIVATE_KEY")
-# A marker anywhere in the name, except "token" in "tokens" (embed_max_tokens is a count).
-_SECRET_NAME = re.compile("|".join(m.lower() for m in SECRET_MARKERS).replace("token", "token(?!s)") + "|pwd")
+DEFAULT_EMBEDDER_DIR = "~/.cache/ticket-classifier/embedders"
+
+# The mapping a from_env(environ) call reads; None: os.environ.
+_ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("tickets_environ", default=None)
+
+__all__ = ["ConfigError", "KafkaSettings", "Settings", "TicketsSettings", "PREFIX"]
 
 
-def _is_secret(key: str) -> bool:
-    return bool(_SECRET_NAME.search(key.lower()))
+class _EnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading the mapping given to ``from_env`` when there is one."""
+
+    def _load_env_vars(self):
+        environ = _ENVIRON.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return {k.lower(): v for k, v in environ.items() if v != ""}
 
 
-class ConfigError(ValueError):
-    """A setting has a value the program cannot use."""
+class TicketsSettings(BaseSettings):
+    """Base of every settings group: ``TICKETS_*`` variables, frozen, secrets as ``SecretStr``."""
 
-
-class _Env:
-    """Typed reads of prefixed variables from one environment mapping."""
-
-    def __init__(self, environ: Mapping[str, str]):
-        self._env = environ
-
-    def str(self, name: str, default: str = "") -> str:
-        return self._env.get(PREFIX + name, default)
-
-    def int(self, name: str, default: int) -> int:
-        raw = self._env.get(PREFIX + name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(f"{PREFIX}{name}={raw!r} is not an integer") from None
-
-    def float(self, name: str, default: float) -> float:
-        raw = self._env.get(PREFIX + name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return float(raw)
-        except ValueError:
-            raise ConfigError(f"{PREFIX}{name}={raw!r} is not a number") from None
-
-    def bool(self, name: str, default: bool) -> bool:
-        raw = self._env.get(PREFIX + name)
-        if raw is None or raw == "":
-            return default
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a boolean (use true/false)")
-
-    def json(self, name: str, default):
-        raw = self._env.get(PREFIX + name)
-        if not raw:
-            return default
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{PREFIX}{name} is not valid JSON: {exc}") from None
-
-
-def _languages(raw: str) -> tuple[str, ...]:
-    try:
-        return parse_languages(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{PREFIX}LANGUAGES={raw!r}: {exc}") from None
-
-
-def _default_embedder_dir() -> str:
-    return str(Path(os.path.expanduser("~/.cache/ticket-classifier/embedders")))
-
-
-@dataclass(frozen=True)
-class KafkaSettings:
-    """Where the broker is and how to authenticate to it."""
-
-    bootstrap: str = "kafka://127.0.0.1:9092"  # TICKETS_KAFKA_BOOTSTRAP (comma-separated host:port list)
-    security_protocol: str = "PLAINTEXT"      # TICKETS_KAFKA_SECURITY_PROTOCOL: PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL
-    sasl_mechanism: str = ""                  # TICKETS_KAFKA_SASL_MECHANISM: PLAIN|SCRAM-SHA-256|SCRAM-SHA-512
-    sasl_username: str = ""                   # TICKETS_KAFKA_SASL_USERNAME
-    sasl_password: str = field(default="", repr=False)  # TICKETS_KAFKA_SASL_PASSWORD
-    ssl_cafile: str = ""                      # TICKETS_KAFKA_SSL_CAFILE
-    topic_raw: str = "tickets.raw"            # TICKETS_TOPIC_RAW
-    topic_classified: str = "tickets.classified"  # TICKETS_TOPIC_CLASSIFIED
-    topic_feedback: str = "tickets.feedback"  # TICKETS_TOPIC_FEEDBACK
-    topic_dlq: str = "tickets.dlq"            # TICKETS_TOPIC_DLQ
-    partitions: int = 4                       # TICKETS_TOPIC_PARTITIONS
-    replication: int = 1                      # TICKETS_TOPIC_REPLICATION
-    # Tansu (and most brokers) hold group joins for half the session timeout;
-    # 6 s keeps rebalances quick while still tolerating a slow batch.
-    session_timeout_s: float = 6.0            # TICKETS_KAFKA_SESSION_TIMEOUT_S
-    heartbeat_s: float = 1.0                  # TICKETS_KAFKA_HEARTBEAT_S
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every setting of every process (worker, notifier, sink, demo)."""
-
-    kafka: KafkaSettings
-    app_id: str = "ticket-classifier"        # TICKETS_APP_ID (Faust app id = consumer group)
-    web_host: str = "127.0.0.1"              # TICKETS_WEB_HOST
-    web_port: int = 6066                     # TICKETS_WEB_PORT
-    max_batch: int = 64                      # TICKETS_MAX_BATCH
-    max_wait_s: float = 0.1                  # TICKETS_MAX_WAIT_S
-    max_payload_bytes: int = 256 * 1024      # TICKETS_MAX_PAYLOAD_BYTES
-    # Bound of one encoded dead letter (the payload is cut to fit); keep it under the
-    # producer's max request size (1 MiB) and the broker's message.max.bytes.
-    dlq_max_bytes: int = DEFAULT_DLQ_MAX_BYTES  # TICKETS_DLQ_MAX_BYTES
-    inference_retries: int = 2               # TICKETS_INFERENCE_RETRIES
-    model_poll_s: float = 10.0               # TICKETS_MODEL_POLL_S
-    registry_dir: str = "artifacts/registry"  # TICKETS_REGISTRY_DIR
-    embedder_dir: str = field(default_factory=_default_embedder_dir)  # TICKETS_EMBEDDER_DIR
-    embed_variant: str = "int8"              # TICKETS_EMBED_VARIANT: int8|fp32
-    embed_max_tokens: int = 512              # TICKETS_EMBED_MAX_TOKENS
-    embed_threads: int = 0                   # TICKETS_EMBED_THREADS (0 = onnxruntime's default)
-    embed_batch_tokens: int = 1024           # TICKETS_EMBED_BATCH_TOKENS: padded tokens per onnxruntime call
-    embed_provider: str = "auto"             # TICKETS_EMBED_PROVIDER: auto|cpu|cuda
-    # Languages the detector may answer (comma-separated ISO 639-1 codes); others count as "other".
-    languages: tuple[str, ...] = DEFAULT_LANGUAGES  # TICKETS_LANGUAGES
-    log_level: str = "INFO"                  # TICKETS_LOG_LEVEL
-    log_format: str = "auto"                 # TICKETS_LOG_FORMAT: auto|json|text (auto: text on a TTY)
-    profile: bool = False                    # TICKETS_PROFILE: log each batch's CPU ms per stage
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="ignore", populate_by_name=True,
+                                      hide_input_in_errors=True, env_ignore_empty=True)
+    #: Heading of this group in docs/configuration.md.
+    doc_title: ClassVar[str] = ""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        env = _Env(os.environ if environ is None else environ)
-        kd = KafkaSettings()
-        kafka = KafkaSettings(
-            bootstrap=env.str("KAFKA_BOOTSTRAP", kd.bootstrap),
-            security_protocol=env.str("KAFKA_SECURITY_PROTOCOL", kd.security_protocol).upper(),
-            sasl_mechanism=env.str("KAFKA_SASL_MECHANISM", kd.sasl_mechanism).upper(),
-            sasl_username=env.str("KAFKA_SASL_USERNAME"),
-            sasl_password=env.str("KAFKA_SASL_PASSWORD"),
-            ssl_cafile=env.str("KAFKA_SSL_CAFILE"),
-            topic_raw=env.str("TOPIC_RAW", kd.topic_raw),
-            topic_classified=env.str("TOPIC_CLASSIFIED", kd.topic_classified),
-            topic_feedback=env.str("TOPIC_FEEDBACK", kd.topic_feedback),
-            topic_dlq=env.str("TOPIC_DLQ", kd.topic_dlq),
-            partitions=env.int("TOPIC_PARTITIONS", kd.partitions),
-            replication=env.int("TOPIC_REPLICATION", kd.replication),
-            session_timeout_s=env.float("KAFKA_SESSION_TIMEOUT_S", kd.session_timeout_s),
-            heartbeat_s=env.float("KAFKA_HEARTBEAT_S", kd.heartbeat_s),
-        )
-        d = cls(kafka=kafka)
-        settings = cls(
-            kafka=kafka,
-            app_id=env.str("APP_ID", d.app_id),
-            web_host=env.str("WEB_HOST", d.web_host),
-            web_port=env.int("WEB_PORT", d.web_port),
-            max_batch=env.int("MAX_BATCH", d.max_batch),
-            max_wait_s=env.float("MAX_WAIT_S", d.max_wait_s),
-            max_payload_bytes=env.int("MAX_PAYLOAD_BYTES", d.max_payload_bytes),
-            dlq_max_bytes=env.int("DLQ_MAX_BYTES", d.dlq_max_bytes),
-            inference_retries=env.int("INFERENCE_RETRIES", d.inference_retries),
-            model_poll_s=env.float("MODEL_POLL_S", d.model_poll_s),
-            registry_dir=env.str("REGISTRY_DIR", d.registry_dir),
-            embedder_dir=env.str("EMBEDDER_DIR", d.embedder_dir),
-            embed_variant=env.str("EMBED_VARIANT", d.embed_variant),
-            embed_max_tokens=env.int("EMBED_MAX_TOKENS", d.embed_max_tokens),
-            embed_threads=env.int("EMBED_THREADS", d.embed_threads),
-            embed_batch_tokens=env.int("EMBED_BATCH_TOKENS", d.embed_batch_tokens),
-            embed_provider=env.str("EMBED_PROVIDER", d.embed_provider).lower(),
-            languages=_languages(env.str("LANGUAGES", ",".join(d.languages))),
-            log_level=env.str("LOG_LEVEL", d.log_level).upper(),
-            log_format=env.str("LOG_FORMAT", d.log_format).lower(),
-            profile=env.bool("PROFILE", d.profile),
-        )
-        settings.validate()
-        return settings
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return init_settings, _EnvSource(settings_cls)
 
-    def validate(self) -> None:
-        if self.max_batch < 1:
-            raise ConfigError("TICKETS_MAX_BATCH must be at least 1")
-        if self.max_payload_bytes < 1024:
-            raise ConfigError("TICKETS_MAX_PAYLOAD_BYTES must be at least 1024")
-        if not MIN_DLQ_MAX_BYTES <= self.dlq_max_bytes <= MAX_DLQ_MAX_BYTES:
-            raise ConfigError(f"TICKETS_DLQ_MAX_BYTES must be between {MIN_DLQ_MAX_BYTES} (a dead letter's reason "
-                              f"and context, fully escaped) and {MAX_DLQ_MAX_BYTES} (the producer's max request "
-                              f"size, less room for the key and headers)")
-        if self.embed_batch_tokens < 1:
-            raise ConfigError("TICKETS_EMBED_BATCH_TOKENS must be at least 1")
-        if self.embed_variant not in ("int8", "fp32"):
-            raise ConfigError("TICKETS_EMBED_VARIANT must be int8 or fp32")
-        if self.embed_provider not in ("auto", "cpu", "cuda"):
-            raise ConfigError("TICKETS_EMBED_PROVIDER must be auto, cpu or cuda")
-        if self.kafka.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
-            raise ConfigError("TICKETS_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
-        if self.kafka.sasl_mechanism not in ("", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
-            raise ConfigError("TICKETS_KAFKA_SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None):
+        """The settings from ``environ``; without one, from the process environment, resolved once."""
+        if environ is None:
+            return _from_process_env(cls)
+        token = _ENVIRON.set(dict(environ))
+        try:
+            nested = {name: field.annotation.from_env(environ) for name, field in cls.model_fields.items()
+                      if _is_group(field.annotation)}
+            return cls(**nested)
+        except ValidationError as exc:
+            raise ConfigError(_describe(cls, exc)) from None
+        except SettingsError as exc:
+            raise ConfigError(str(exc)) from None
+        finally:
+            _ENVIRON.reset(token)
+
+    @classmethod
+    def env_name(cls, name: str) -> str:
+        """The variable that sets field ``name``."""
+        alias = cls.model_fields[name].validation_alias
+        return alias if isinstance(alias, str) else cls.model_config["env_prefix"] + name.upper()
+
+    @classmethod
+    def variables(cls) -> dict[str, tuple[type["TicketsSettings"], str]]:
+        """Every variable this group (and its nested groups) reads → (group, field name)."""
+        out: dict[str, tuple[type[TicketsSettings], str]] = {}
+        for name, field in cls.model_fields.items():
+            if _is_group(field.annotation):
+                out.update(field.annotation.variables())
+            else:
+                out[cls.env_name(name)] = (cls, name)
+        return out
 
     def redacted(self) -> dict:
-        """The settings as a dict with every secret replaced, safe for logs and /readyz."""
-        def scrub(obj):
-            out = {}
-            for key, value in obj.items():
-                if isinstance(value, dict):
-                    out[key] = scrub(value)
-                elif _is_secret(key) and value:
-                    out[key] = "***"
-                else:
-                    out[key] = value
-            return out
-        return scrub(dataclasses.asdict(self))
+        """The settings as a dict, every set secret shown as ``***``: safe for logs and ``/readyz``."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, TicketsSettings):
+                out[name] = value.redacted()
+            elif isinstance(value, SecretStr):
+                out[name] = "***" if value.get_secret_value() else ""
+            elif isinstance(value, BaseModel):
+                out[name] = value.model_dump(mode="json")
+            else:
+                out[name] = json.loads(json.dumps(value, default=str))
+        return out
+
+
+def _is_group(annotation) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, TicketsSettings)
+
+
+@functools.cache
+def _from_process_env(cls):
+    return cls.from_env(dict(os.environ))
+
+
+def clear_cache() -> None:
+    """Forget the process-wide settings (tests that change the environment call this)."""
+    _from_process_env.cache_clear()
+
+
+def _describe(cls: type[TicketsSettings], exc: ValidationError) -> str:
+    """One line per problem, each naming the variable (and its value unless it is a secret)."""
+    problems = []
+    by_alias = {cls.env_name(name).lower(): name for name in cls.model_fields}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        field = by_alias.get(field.lower(), field)
+        message = error["msg"].removeprefix("Value error, ")
+        if field in cls.model_fields:
+            value = error.get("input")
+            secret = cls.model_fields[field].annotation is SecretStr
+            shown = "" if secret or isinstance(value, dict) else f"={value!r}"
+            problems.append(f"{cls.env_name(field)}{shown}: {message}")
+        else:
+            problems.append(message)
+    return "; ".join(problems)
+
+
+def _upper(value):
+    return value.upper() if isinstance(value, str) else value
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
+class KafkaSettings(TicketsSettings):
+    """Where the broker is, how to authenticate to it, and the topics."""
+
+    doc_title: ClassVar[str] = "Broker and topics"
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "KAFKA_")
+
+    bootstrap: str = Field("kafka://127.0.0.1:9092", description=(
+        "broker list, `host:port[,host:port…]` (a `kafka://` prefix is accepted); the demo starts an "
+        "embedded broker when unset"))
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`")
+    sasl_mechanism: Literal["", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "", description="`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (SASL protocols; default PLAIN)")
+    sasl_username: str = Field("", description="SASL user")
+    sasl_password: SecretStr = Field(SecretStr(""), description="SASL password")
+    ssl_cafile: str = Field("", description="PEM bundle of extra CAs for TLS (system CAs are always trusted)")
+    topic_raw: str = Field("tickets.raw", validation_alias="TICKETS_TOPIC_RAW",
+                           description="input topic of `TicketEvent`s")
+    topic_classified: str = Field("tickets.classified", validation_alias="TICKETS_TOPIC_CLASSIFIED",
+                                  description="output topic of `ClassifiedEvent`s")
+    topic_feedback: str = Field("tickets.feedback", validation_alias="TICKETS_TOPIC_FEEDBACK",
+                                description="`FeedbackEvent`s from Slack buttons")
+    topic_dlq: str = Field("tickets.dlq", validation_alias="TICKETS_TOPIC_DLQ",
+                           description="dead letters (`DeadLetterEvent`) with the reason")
+    partitions: int = Field(4, ge=1, validation_alias="TICKETS_TOPIC_PARTITIONS",
+                            description="partitions of topics the worker creates at start-up")
+    replication: int = Field(1, ge=1, validation_alias="TICKETS_TOPIC_REPLICATION",
+                             description="replication factor of those topics")
+    # Tansu (and most brokers) hold group joins for half the session timeout;
+    # 6 s keeps rebalances quick while still tolerating a slow batch.
+    session_timeout_s: float = Field(6.0, gt=0, description="consumer-group session timeout (joins wait half of it)")
+    heartbeat_s: float = Field(1.0, gt=0, description="consumer heartbeat interval")
+    short_fetch_wait: bool = Field(False, description=(
+        "the worker's consumer waits at most 100 ms for data instead of Faust's 1.5 s: for brokers such as "
+        "Tansu that hold every fetch for the full wait (the demo and the tests turn it on)"))
+
+    _upper_protocol = field_validator("security_protocol", "sasl_mechanism", mode="before")(_upper)
+
+
+class Settings(TicketsSettings):
+    """The worker's settings (and the shared ones every process reads: broker, registry, logs)."""
+
+    doc_title: ClassVar[str] = "Worker, model and logs"
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings, description="broker and topics")
+    app_id: str = Field("ticket-classifier", description="Faust app id, i.e. the worker's consumer group")
+    web_host: str = Field("127.0.0.1", description=(
+        "HTTP bind address of the worker (`/healthz`, `/readyz`, `/metrics`, `/classify`)"))
+    web_port: int = Field(6066, ge=0, le=65535, description="HTTP port of the worker")
+    max_batch: int = Field(64, ge=1, description="micro-batch size limit (`stream.take`)")
+    max_wait_s: float = Field(0.1, gt=0, description=(
+        "longest wait to fill a micro-batch: under load batches fill to `TICKETS_MAX_BATCH` anyway, so this "
+        "only adds latency when traffic is light (0.25 → 0.1 cut p99 from 946 to 609 ms at 40 tickets/s)"))
+    max_payload_bytes: int = Field(256 * 1024, ge=1024, description=(
+        "larger events are dead-lettered as `payload_too_large`; `POST /classify` answers 413 for the same "
+        "tickets"))
+    dlq_max_bytes: int = Field(DEFAULT_DLQ_MAX_BYTES, ge=MIN_DLQ_MAX_BYTES, le=MAX_DLQ_MAX_BYTES, description=(
+        "bound of one encoded dead letter (16 KiB–1008 KiB: a reason fully escaped, and the producer's max "
+        "request size less room for key and headers): the payload is cut to fit, its length and SHA-256 kept; "
+        "keep it under the broker's `message.max.bytes`"))
+    inference_retries: int = Field(2, ge=0, description="retries of a failed batch before its tickets are dead-lettered")
+    model_poll_s: float = Field(10.0, gt=0, description="how often the worker checks the registry's `PROMOTED` pointer")
+    registry_dir: str = Field("artifacts/registry", description="model registry (version folders + `PROMOTED` pointer)")
+    embedder_dir: str = Field(DEFAULT_EMBEDDER_DIR, description="built ONNX embedders, one folder each")
+    embed_variant: Literal["int8", "fp32"] = Field("int8", description=(
+        "`int8` (default, ~2x faster) or `fp32` ONNX model"))
+    embed_max_tokens: int = Field(512, ge=8, description="truncation length of the embedder")
+    embed_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads (`0`: its default)")
+    embed_batch_tokens: int = Field(1024, ge=1, description=(
+        "padded tokens per onnxruntime call: 256 takes ~25% less CPU (`bench/stages.py`) but moves int8 "
+        "vectors more with their batch mates (docs/training.md, \"Serving cost\")"))
+    embed_provider: Literal["auto", "cpu", "cuda"] = Field("auto", description=(
+        "`auto` (CUDA when onnxruntime-gpu sees a GPU, else CPU), `cpu` or `cuda`"))
+    languages: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_LANGUAGES, description=(
+        "languages the ticket-language detector may answer (ISO 639-1, comma-separated); a ticket the "
+        "detector cannot place among them confidently is `und`; a producer-sent language outside them is "
+        "kept in the event and counted as `other` in `tickets_classified_by_language_total` "
+        "([docs/training.md](training.md#languages-streaminferencelanguagepy-traininglanguagespy))"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="log level")
+    log_format: Literal["auto", "json", "text"] = Field("auto", description=(
+        "`auto` (readable on a TTY, JSON otherwise), `json` or `text`"))
+    profile: bool = Field(False, description=(
+        "log each batch's CPU ms per stage (the stages are always counted in `tickets_stage_cpu_seconds_total`)"))
+
+    _upper_level = field_validator("log_level", mode="before")(_upper)
+    _lower_choices = field_validator("embed_variant", "embed_provider", "log_format", mode="before")(_lower)
+
+    @field_validator("embedder_dir")
+    @classmethod
+    def _expand(cls, value: str) -> str:
+        return str(Path(value).expanduser())
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _languages(cls, value):
+        return parse_languages(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self):
+        if self.kafka.heartbeat_s >= self.kafka.session_timeout_s:
+            raise ValueError("TICKETS_KAFKA_HEARTBEAT_S must be shorter than TICKETS_KAFKA_SESSION_TIMEOUT_S")
+        return self

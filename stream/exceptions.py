@@ -1,9 +1,15 @@
 """Errors of the worker and its tools, each carrying what a caller needs to act on it."""
 from __future__ import annotations
 
+from schemas import errors
 
-class StreamError(Exception):
+
+class StreamError(errors.TicketClassifierError):
     """Root of every error raised by ``stream`` (outside ``stream.inference``)."""
+
+
+class ConfigError(StreamError, errors.ConfigError):
+    """A ``TICKETS_*`` variable has a value the program cannot use; the message names the variable."""
 
 
 class BrokerError(StreamError):

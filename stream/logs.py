@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 
 _HANDLER_NAME = "ticket-classifier"
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-# Third-party libraries are chatty at INFO (Faust prints its banner and every
-# rebalance step); their warnings and errors still come through.
-_QUIET_LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "aiohttp", "asyncio")
+#: The project's loggers: the only ones configured here. The root logger and
+#: third-party libraries keep Python's defaults (their warnings still reach stderr).
+PROJECT_LOGGERS = ("stream", "training", "schemas", "bench")
 
 
 def _extras(record: logging.LogRecord) -> dict:
@@ -53,7 +53,11 @@ class TextFormatter(logging.Formatter):
 
 
 def configure(level: str = "INFO", fmt: str = "auto", stream=None) -> None:
-    """Install our handler on the root logger (idempotent: a second call replaces it)."""
+    """Install our handler on the project's loggers (idempotent: a second call replaces it).
+
+    Called once per process by the CLI entry (``stream.cli.main``, ``training.cli.main``),
+    never at import.
+    """
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "text" if hasattr(stream, "isatty") and stream.isatty() else "json"
@@ -62,12 +66,9 @@ def configure(level: str = "INFO", fmt: str = "auto", stream=None) -> None:
     handler = logging.StreamHandler(stream)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    for name in ("stream", "schemas", "training"):
-        logging.getLogger(name).setLevel(level)
-    for name in _QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in PROJECT_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level)

@@ -4,6 +4,8 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.snowflake",
     "tests.fixtures.prometheus",
+    "tests.fixtures.slack",
+    "tests.fixtures.worker",
 ]
 
 # Property-based tests: bounded so the suite stays fast (HYPOTHESIS_PROFILE=deep for a longer hunt).

@@ -47,6 +47,7 @@ def choose_blend(booster_val: np.ndarray, lexical_fit_oof: np.ndarray, y_fit: np
     else:
         scores = [_score(blend_proba(booster_val, lexical_proba, w), y_val) for w in cfg.weights]
         weight = float(cfg.weights[int(np.argmax(scores))])  # argmax: first (smallest) of equals
-        log.info("blend: temperature %.3g, lexical weight %.2f (validation acc+p@2 %.4f vs %.4f booster alone)",
-                 temperature, weight, max(scores), _score(booster_val, y_val))
+        log.info("blend chosen", extra={"temperature": temperature, "lexical_weight": weight,
+                                        "validation_score": max(scores),
+                                        "booster_alone_score": _score(booster_val, y_val)})
     return Blend(lexical_weight=weight, temperature=temperature)

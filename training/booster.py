@@ -57,7 +57,8 @@ def train_booster(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y
         raise BoosterDeviceError(device_error_message(cfg.device_type, str(exc))) from None
     finally:
         bar.close()
-    log.info("booster: best iteration %d of %d", booster.best_iteration, booster.current_iteration())
+    log.info("booster trained", extra={"best_iteration": booster.best_iteration,
+                                       "iterations": booster.current_iteration()})
     return booster
 
 

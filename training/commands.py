@@ -1,4 +1,4 @@
-"""CLI commands ``train``, ``evaluate`` and ``registry list|show|promote|rollback``.
+"""CLI commands ``train``, ``evaluate`` and ``registry`` (shared with ``python -m stream registry``).
 
 Registered into ``python -m training`` by :mod:`training.cli`. Handlers import
 their heavy dependencies lazily so ``--help`` stays fast.
@@ -127,11 +127,10 @@ def evaluate_model(model_dir, config, embedder_dir, *, use_cache: bool = True, p
     from stream.inference.features import needs_embedder
 
     if needs_embedder(manifest["feature_blocks"]) and use_cache:
-        from stream.inference.embedder import OnnxEmbedder
+        from stream.inference.embedders import open_embedder
 
         spec = manifest["embedder"]
-        inner = OnnxEmbedder.load(Path(embedder_dir).expanduser() / spec["name"], variant=spec["variant"],
-                                  max_tokens=spec["max_tokens"], threads=config.embedder.threads)
+        inner = open_embedder(embedder_dir, spec, threads=config.embedder.threads)
         embedder = CachedEmbedder(inner, config.embedder.cache_dir, spec["max_tokens"],
                                   config.embedder.batch_size, progress)
     predictor = Predictor.load(model_dir, embedder_dir, embedder=embedder)
@@ -170,71 +169,6 @@ def _evaluate(args) -> int:
     return 0
 
 
-# ---- registry ---------------------------------------------------------------------------------
-def _registry(args):
-    from stream.inference.registry import Registry
-
-    settings = _settings()
-    return Registry(args.registry or settings.registry_dir, args.embedder_dir or settings.embedder_dir)
-
-
-def _registry_list(args) -> int:
-    reg = _registry(args)
-    rows = reg.list()
-    if args.json:
-        print(json.dumps([r.__dict__ for r in rows], indent=2))
-        return 0
-    if not rows:
-        print(f"no model versions in {reg.root}")
-        return 0
-    print(f"  {'version':<26} {'created_at':<26} {'labels':>6} {'accuracy':>9} {'macro_f1':>9}")
-    for r in rows:
-        acc = f"{r.accuracy:.4f}" if r.accuracy is not None else "n/a"
-        f1 = f"{r.macro_f1:.4f}" if r.macro_f1 is not None else "n/a"
-        print(f"{'*' if r.promoted else ' '} {r.version:<26} {r.created_at:<26} {r.n_labels:>6} {acc:>9} {f1:>9}")
-    return 0
-
-
-def _registry_show(args) -> int:
-    from stream.inference.exceptions import RegistryError
-
-    reg = _registry(args)
-    version = args.version or reg.promoted_version()
-    if not version:
-        print("error: no version given and none promoted", file=sys.stderr)
-        return 2
-    try:
-        print(json.dumps(reg.show(version), indent=2))
-    except RegistryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _registry_promote(args) -> int:
-    from stream.inference.exceptions import RegistryError
-
-    try:
-        _registry(args).promote(args.version)
-    except RegistryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"promoted {args.version}")
-    return 0
-
-
-def _registry_rollback(args) -> int:
-    from stream.inference.exceptions import RegistryError
-
-    try:
-        version = _registry(args).rollback()
-    except RegistryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"rolled back to {version}")
-    return 0
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a model version into the registry")
     p.add_argument("--data", help="CSV / CSV.gz / Parquet file (or set data.source: snowflake in --config)")
@@ -254,18 +188,9 @@ def register(subparsers) -> None:
     _add_columns(p)
     p.set_defaults(handler=_evaluate)
 
-    p = subparsers.add_parser("registry", help="list, show, promote or roll back model versions")
-    p.add_argument("--registry", help="registry folder (default: TICKETS_REGISTRY_DIR)")
-    p.add_argument("--embedder-dir", help="built embedders, to check a version loads before promoting")
-    sub = p.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
-    s = sub.add_parser("list", help="versions, newest last; * marks the promoted one")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(handler=_registry_list)
-    s = sub.add_parser("show", help="a version's manifest (default: the promoted one)")
-    s.add_argument("version", nargs="?")
-    s.set_defaults(handler=_registry_show)
-    s = sub.add_parser("promote", help="point PROMOTED at VERSION (refused if it does not load)")
-    s.add_argument("version")
-    s.set_defaults(handler=_registry_promote)
-    s = sub.add_parser("rollback", help="go back to the previously promoted version")
-    s.set_defaults(handler=_registry_rollback)
+    # The same command as `python -m stream registry`, which the serving image runs.
+    from stream.commands import registry as registry_command
+
+    p = subparsers.add_parser("registry", help=registry_command.HELP)
+    registry_command.add_arguments(p)
+    p.set_defaults(handler=registry_command.run)

@@ -1,17 +1,20 @@
 """Training configuration: defaults in code, overridable by a YAML file and the CLI.
 
-One frozen tree of dataclasses, so every run records exactly what it used
-(``TrainConfig.as_dict()`` goes into the manifest). Unknown YAML keys are an
-error: a typo must not silently fall back to a default.
+One frozen tree of pydantic models, one class per YAML section, so every run
+records exactly what it used (``TrainConfig.as_dict()`` goes into the
+manifest). Unknown keys and wrong types are errors naming the key
+(``lightgbm.learning_rate: Input should be a valid number``): a typo must not
+silently fall back to a default, nor a string reach LightGBM. To add a key,
+add a field to its section class; to add a section, subclass :class:`Section`
+and add it to :class:`TrainConfig`.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stream.inference.clean import DEFAULT_MASK_PATTERNS, DEFAULT_MAX_MASKING_RATIO
 from stream.inference.features import check_blocks
@@ -19,12 +22,17 @@ from stream.inference.features import check_blocks
 from .exceptions import ConfigError
 
 
+class Section(BaseModel):
+    """One section of the training config: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 def _default_cache_dir() -> str:
     return str(Path("~/.cache/ticket-classifier/embeddings").expanduser())
 
 
-@dataclass(frozen=True)
-class ColumnsConfig:
+class ColumnsConfig(Section):
     """Which columns of a table hold what (matched case-insensitively: Snowflake upper-cases)."""
 
     text: tuple[str, ...] = ("Document",)
@@ -34,18 +42,16 @@ class ColumnsConfig:
     language: str | None = None          # BCP-47 tags (de-DE → de); rows without one are detected
 
 
-@dataclass(frozen=True)
-class SnowflakeConfig:
+class SnowflakeConfig(Section):
     """A parameterised query selecting valid tickets, read in chunks with ``fetchmany``."""
 
     query: str = ""
-    params: dict = field(default_factory=dict)
-    connection: dict = field(default_factory=dict)  # kwargs for snowflake.connector.connect
+    params: dict = Field(default_factory=dict)
+    connection: dict = Field(default_factory=dict)  # kwargs for snowflake.connector.connect
     chunk_size: int = 5000
 
 
-@dataclass(frozen=True)
-class FeedbackConfig:
+class FeedbackConfig(Section):
     """Human corrections (ticket_id, corrected_category, at): a file or a Snowflake query."""
 
     path: str | None = None
@@ -55,8 +61,7 @@ class FeedbackConfig:
     at_col: str = "at"
 
 
-@dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Section):
     source: str = "file"                       # file | snowflake
     path: str | None = None
     columns: ColumnsConfig = ColumnsConfig()
@@ -68,25 +73,22 @@ class DataConfig:
     val_fraction: float = 0.15                 # of the rest: early stopping + thresholds
 
 
-@dataclass(frozen=True)
-class CleanSettings:
+class CleanSettings(Section):
     mask_patterns: tuple[str, ...] = DEFAULT_MASK_PATTERNS
     max_masking_ratio: float = DEFAULT_MAX_MASKING_RATIO
 
 
-@dataclass(frozen=True)
-class EmbedderConfig:
+class EmbedderConfig(Section):
     name: str = "multilingual-e5-small"
     variant: str = "int8"
     max_tokens: int = 512
     truncation: str = "head"                   # head | head+tail: which tokens of a longer text are kept
     batch_size: int = 32
-    cache_dir: str = field(default_factory=_default_cache_dir)
+    cache_dir: str = Field(default_factory=_default_cache_dir)
     threads: int | None = None
 
 
-@dataclass(frozen=True)
-class LexicalConfig:
+class LexicalConfig(Section):
     """TF-IDF (word 1-2 grams + char n-grams, sublinear tf) + LinearSVC, stacked out-of-fold."""
 
     word_ngrams: tuple[int, int] = (1, 2)
@@ -99,8 +101,7 @@ class LexicalConfig:
     folds: int = 5
 
 
-@dataclass(frozen=True)
-class NeighboursConfig:
+class NeighboursConfig(Section):
     """The ``knn`` block: similarity-weighted votes of the k nearest training tickets (e5 cosine).
 
     ``max_reference`` caps the stored reference set (a stratified subsample beyond it): the
@@ -118,8 +119,7 @@ class NeighboursConfig:
     excerpt_chars: int = 160
 
 
-@dataclass(frozen=True)
-class ResampleConfig:
+class ResampleConfig(Section):
     """Rebalancing of the booster's training rows only (never validation or test).
 
     ``undersample_cap``: classes above it are randomly undersampled to it.
@@ -132,8 +132,7 @@ class ResampleConfig:
     smote_k_neighbors: int = 5
 
 
-@dataclass(frozen=True)
-class LightGBMConfig:
+class LightGBMConfig(Section):
     device_type: str = "cpu"                   # cpu | gpu | cuda
     learning_rate: float = 0.05
     num_leaves: int = 31
@@ -149,8 +148,7 @@ class LightGBMConfig:
     num_threads: int = 0
 
 
-@dataclass(frozen=True)
-class BlendConfig:
+class BlendConfig(Section):
     """Final probabilities: booster × calibrated lexical probabilities (weighted geometric mean).
 
     Needs the lexical block. ``lexical_weight`` None chooses it from ``weights`` on validation
@@ -162,8 +160,7 @@ class BlendConfig:
     weights: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(17))  # 0 … 0.8
 
 
-@dataclass(frozen=True)
-class RouteConfig:
+class RouteConfig(Section):
     """Lexical-coverage routing (stream/inference/route.py): a second, language-agnostic booster
     (every block but lexical) takes over as the share of a ticket's words known to the TF-IDF
     vocabulary falls from ``high`` to ``low``. Needs the lexical block and an e5 block. The
@@ -178,14 +175,12 @@ class RouteConfig:
     lexical_dropout: float = 0.0
 
 
-@dataclass(frozen=True)
-class ThresholdConfig:
+class ThresholdConfig(Section):
     target_precision: float = 0.90             # per class, on validation data
     min_support: int = 5                       # fewer validation predictions → no abstention for the class
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Section):
     data: DataConfig = DataConfig()
     clean: CleanSettings = CleanSettings()
     feature_blocks: tuple[str, ...] = ("embedding", "lexical", "knn")
@@ -200,7 +195,7 @@ class TrainConfig:
     seed: int = 42
 
     def as_dict(self) -> dict:
-        out = dataclasses.asdict(self)
+        out = self.model_dump()
         conn = out["data"]["snowflake"]["connection"]
         out["data"]["snowflake"]["connection"] = {k: ("***" if "password" in k.lower() or "token" in k.lower()
                                                       or "key" in k.lower() else v) for k, v in conn.items()}
@@ -238,22 +233,39 @@ class TrainConfig:
         return _merge(self, sections).validate()
 
 
-def _merge(obj, overrides: dict, where: str = ""):
+def _merge(obj: Section, overrides: dict, where: str = "") -> Section:
+    """``obj`` with ``overrides`` (a nested mapping, e.g. parsed YAML) applied and re-validated."""
     if not isinstance(overrides, dict):
         raise ConfigError(f"{where or 'config'} must be a mapping")
-    names = {f.name: f for f in dataclasses.fields(obj)}
-    changes = {}
+    merged = _deep_update(obj.model_dump(), overrides)
+    try:
+        return type(obj).model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_problem(where, error) for error in exc.errors())) from None
+
+
+def _problem(where: str, error: dict) -> str:
+    """One validation error as ``key: what is wrong``, the key dotted from the top of the config."""
+    key = where + ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {key!r}"
+    if error["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{key} must be a mapping, got {error['input']!r}"
+    return f"{key}: {error['msg']} (got {error['input']!r})"
+
+
+def _deep_update(base: dict, overrides: dict) -> dict:
+    out = dict(base)
     for key, value in overrides.items():
-        if key not in names:
-            raise ConfigError(f"unknown setting {where + key!r} (known: {', '.join(sorted(names))})")
-        current = getattr(obj, key)
-        if dataclasses.is_dataclass(current):
-            changes[key] = _merge(current, value or {}, f"{where}{key}.")
-        elif isinstance(value, list):
-            changes[key] = tuple(value)
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and out[key] and key not in _FREE_FORM:
+            out[key] = _deep_update(out[key], value)
         else:
-            changes[key] = value
-    return dataclasses.replace(obj, **changes)
+            out[key] = value
+    return out
+
+
+# Mappings passed through as a whole (connection kwargs, query parameters), not merged key by key.
+_FREE_FORM = {"params", "connection"}
 
 
 def load_config(path: str | Path | None = None) -> TrainConfig:

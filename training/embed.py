@@ -58,11 +58,11 @@ class EmbeddingCache:
                 keys = np.load(keys_path)
                 vectors = np.load(vec_path, mmap_mode="r")
             except (OSError, ValueError) as exc:
-                log.warning("ignoring unreadable cache shard %s: %s", keys_path.name, exc)
+                log.warning("ignoring an unreadable cache shard", extra={"shard": keys_path.name, "error": str(exc)})
                 continue
             if vectors.shape != (len(keys), self.dim):
-                log.warning("ignoring cache shard %s: shape %s, expected (%d, %d)",
-                            keys_path.name, vectors.shape, len(keys), self.dim)
+                log.warning("ignoring a cache shard of the wrong shape", extra={
+                    "shard": keys_path.name, "shape": list(vectors.shape), "expected": [len(keys), self.dim]})
                 continue
             self._add(keys, vectors)
 
@@ -122,7 +122,7 @@ class CachedEmbedder:
             by_key = dict(zip(keys, texts))
             # Similar lengths side by side: the embedder pads each batch to its longest text.
             pending = sorted(((k, by_key[k]) for k in todo), key=lambda kt: len(kt[1]))
-            log.info("embedding %d new texts (%d cached) with %s", len(pending), len(keys) - len(pending), self.id)
+            log.info("embedding", extra={"new_texts": len(pending), "cached": len(keys) - len(pending), "embedder": self.id})
             with tqdm(total=len(pending), desc="embedding", unit="texts", disable=not self.progress) as bar:
                 for start in range(0, len(pending), SHARD_ROWS):
                     shard = pending[start:start + SHARD_ROWS]

@@ -1,13 +1,15 @@
 """Errors of offline training, evaluation and data loading."""
 from __future__ import annotations
 
+from schemas import errors
 
-class TrainingError(Exception):
+
+class TrainingError(errors.TicketClassifierError):
     """Root of every error raised by ``training`` (outside the embedder tools)."""
 
 
-class ConfigError(TrainingError):
-    """The training configuration is invalid (unknown key, bad value)."""
+class ConfigError(TrainingError, errors.ConfigError):
+    """The training configuration is invalid (unknown key, bad value); the message names the key."""
 
 
 class DataSourceError(TrainingError):

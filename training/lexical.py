@@ -54,7 +54,7 @@ def fit_lexical(texts: list[str], y: np.ndarray, n_labels: int, cfg: LexicalConf
     _shrink(vectorizer)
     clf, oof = out_of_fold(lambda: build_classifier(cfg, seed), X, y, n_labels, cfg.folds, seed,
                            "lexical folds", progress)
-    log.info("lexical block: %d features", X.shape[1])
+    log.info("lexical block", extra={"features": X.shape[1]})
     return Pipeline([("tfidf", vectorizer), ("clf", clf)]), oof
 
 

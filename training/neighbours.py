@@ -44,7 +44,7 @@ def fit_neighbours(vectors: np.ndarray, y: np.ndarray, n_labels: int, cfg: Neigh
         fold = NeighbourVotes(vectors[ref], y[ref], n_labels, cfg.k, cfg.sharpness)
         oof[held_idx] = fold.scores(vectors[held_idx])
     keep = reference_rows(y, cfg.max_reference, seed)
-    log.info("knn block: %d reference tickets, k=%d", len(keep), cfg.k)
+    log.info("knn block", extra={"reference_tickets": len(keep), "k": cfg.k})
     votes = NeighbourVotes(vectors[keep], y[keep], n_labels, cfg.k, cfg.sharpness)
     votes.rows = keep  # which of ``vectors`` the references are: training/evidence.py names them
     return votes, oof

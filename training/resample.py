@@ -34,5 +34,5 @@ def resample(X: np.ndarray, y: np.ndarray, cfg: ResampleConfig, seed: int) -> tu
         if grow:
             k = max(1, min(cfg.smote_k_neighbors, int(min(counts[c] for c in grow)) - 1))
             X, y = SMOTE(sampling_strategy=grow, k_neighbors=k, random_state=seed).fit_resample(X, y)
-    log.info("resampled training rows per class: %s → %s", before.tolist(), np.bincount(y).tolist())
+    log.info("resampled training rows per class", extra={"before": before.tolist(), "after": np.bincount(y).tolist()})
     return np.asarray(X, dtype=np.float32), y

@@ -68,13 +68,12 @@ def open_embedder(config: TrainConfig, embedder_dir, progress: bool = True) -> C
     """The configured ONNX embedder wrapped in the on-disk cache (None when the block is off)."""
     if not needs_embedder(config.feature_blocks):
         return None
-    from stream.inference.embedder import OnnxEmbedder
+    from stream.inference.embedders import embedder_folder, open_embedder
 
-    folder = Path(embedder_dir).expanduser() / config.embedder.name
+    folder = embedder_folder(embedder_dir, config.embedder.name)
     if not folder.is_dir():
         raise TrainingError(f"embedder not found at {folder}; build it with `python -m training build-embedder`")
-    inner = OnnxEmbedder.load(folder, variant=config.embedder.variant, max_tokens=config.embedder.max_tokens,
-                              threads=config.embedder.threads, truncation=config.embedder.truncation)
+    inner = open_embedder(embedder_dir, config.embedder.model_dump(), threads=config.embedder.threads)
     return CachedEmbedder(inner, config.embedder.cache_dir, max_tokens=config.embedder.max_tokens,
                           batch_size=config.embedder.batch_size, progress=progress)
 

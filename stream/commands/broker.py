@@ -5,6 +5,7 @@ from __future__ import annotations
 
 NAME = "broker"
 HELP = "run the embedded Tansu broker in the foreground"
+SETTINGS = ("stream.config:Settings",)
 
 
 def add_arguments(parser) -> None:
@@ -13,10 +14,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from stream import logs
-    from stream.broker import run_foreground
+    from stream.devtools.broker import run_foreground
     from stream.config import Settings
 
     settings = Settings.from_env()
-    logs.configure(settings.log_level, settings.log_format)
     return run_foreground(args.host, args.port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 NAME = "classify"
 HELP = "print the prediction for one ticket text (loads the promoted model)"
+SETTINGS = ("stream.config:Settings",)
 
 
 def add_arguments(parser) -> None:
@@ -13,20 +14,26 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the full ClassifiedEvent as JSON")
 
 
+def log_options(settings) -> tuple[str, str]:
+    """One answer on stdout: only warnings on stderr, readable on a terminal."""
+    import sys
+
+    return "WARNING", "text" if sys.stderr.isatty() else settings.log_format
+
+
 def run(args) -> int:
     import sys
 
-    from stream import logs
     from stream.config import Settings
     from stream.exceptions import BadTicket, NoPromotedModelError
     from stream.inference import language
     from stream.inference.exceptions import ModelLoadError
-    from stream.model import ModelHolder
-    from stream.pipeline import classify_now, parse_ticket, text_ticket
+    from stream.worker.live_model import ModelHolder
+    from stream.worker.classify import classify_now
+    from stream.worker.decode import parse_ticket, text_ticket
 
     settings = Settings.from_env()
     language.configure(settings.languages)
-    logs.configure("WARNING", "text" if sys.stderr.isatty() else settings.log_format)
     try:
         predictor = ModelHolder(settings).load_promoted()
     except (NoPromotedModelError, ModelLoadError) as exc:

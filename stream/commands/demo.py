@@ -7,6 +7,8 @@ from __future__ import annotations
 
 NAME = "demo"
 HELP = "run the whole system locally and replay held-out tickets through it"
+SETTINGS = ("stream.config:Settings", "stream.downstream.settings:SlackSettings",
+            "stream.downstream.settings:SnowflakeSettings")
 
 
 def add_arguments(parser) -> None:
@@ -26,23 +28,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
     parser.add_argument("--no-showcase", action="store_true",
                         help="replay dataset tickets only, without the hand-written multilingual and HTML "
-                             "tickets (stream/demo/showcase.json) that otherwise make up to a third of the replay")
+                             "tickets (stream/devtools/demo/showcase.json) that otherwise make up to a third of the replay")
+
+
+def log_options(settings) -> tuple[str, str]:
+    """The demo's console is for people: its own logs stay quiet unless TICKETS_LOG_LEVEL asks;
+    each child process logs to a file under --work-dir/logs."""
+    level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
+    return level, "text" if settings.log_format == "auto" else settings.log_format
 
 
 def run(args) -> int:
     from pathlib import Path
 
-    from stream import logs
     from stream.config import Settings
-    from stream.demo.run import DemoOptions, run_demo
-
-    import os
+    from stream.devtools.demo.run import DemoOptions, run_demo
 
     settings = Settings.from_env()
-    # The demo's console is for people: its own logs stay quiet unless asked for;
-    # each child process logs to a file under --work-dir/logs.
-    level = settings.log_level if "TICKETS_LOG_LEVEL" in os.environ else "WARNING"
-    logs.configure(level, "text" if settings.log_format == "auto" else settings.log_format)
     options = DemoOptions(
         data=Path(args.data), text_col=args.text_col, label_col=args.label_col, tickets=args.tickets,
         rate=args.rate, train_sample=args.train_sample, holdout=args.holdout, work_dir=Path(args.work_dir),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 NAME = "interactivity"
 HELP = "HTTP endpoint turning Slack button clicks into FeedbackEvents"
+SETTINGS = ("stream.config:Settings", "stream.downstream.settings:SlackSettings")
 
 
 def add_arguments(parser) -> None:
@@ -13,11 +14,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from stream import logs
     from stream.config import Settings
     from stream.downstream.settings import SlackSettings
     from stream.slack.service import run_interactivity
 
     settings = Settings.from_env()
-    logs.configure(settings.log_level, settings.log_format)
     return run_interactivity(settings, SlackSettings.from_env())

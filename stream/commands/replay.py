@@ -8,6 +8,7 @@ from __future__ import annotations
 
 NAME = "replay"
 HELP = "publish TicketEvents from a data file at a steady rate"
+SETTINGS = ("stream.config:Settings",)
 
 
 def add_arguments(parser) -> None:
@@ -28,12 +29,10 @@ def run(args) -> int:
     import asyncio
     import json
 
-    from stream import logs
     from stream.config import Settings
-    from stream.replay import load_rows, replay
+    from stream.devtools.replay import load_rows, replay
 
     settings = Settings.from_env()
-    logs.configure(settings.log_level, settings.log_format)
     rows = load_rows(args.data, text_col=args.text_col, label_col=args.label_col, limit=args.limit, skip=args.skip)
     if args.truth_out:
         if not args.label_col:

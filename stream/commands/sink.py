@@ -6,6 +6,7 @@ from __future__ import annotations
 
 NAME = "sink"
 HELP = "write classified tickets and feedback to Snowflake"
+SETTINGS = ("stream.config:Settings", "stream.downstream.settings:SnowflakeSettings")
 
 
 def add_arguments(parser) -> None:
@@ -13,11 +14,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from stream import logs
     from stream.config import Settings
     from stream.downstream.settings import SnowflakeSettings
     from stream.sink.service import run_sink
 
     settings = Settings.from_env()
-    logs.configure(settings.log_level, settings.log_format)
     return run_sink(settings, SnowflakeSettings.from_env())

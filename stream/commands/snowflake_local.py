@@ -6,6 +6,7 @@ from __future__ import annotations
 
 NAME = "snowflake-local"
 HELP = "run the local Snowflake emulation for the demo"
+SETTINGS = ("stream.config:Settings", "stream.downstream.settings:SnowflakeSettings")
 
 
 def add_arguments(parser) -> None:
@@ -14,15 +15,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import dataclasses
 
-    from stream import logs
     from stream.config import Settings
     from stream.downstream.settings import SnowflakeSettings
-    from stream.sink.service import run_snowflake_local
+    from stream.devtools.snowflake_local import run_snowflake_local
 
     settings = Settings.from_env()
-    logs.configure(settings.log_level, settings.log_format)
     snowflake = SnowflakeSettings.from_env()
     overrides = {k: v for k, v in (("port", args.port), ("local_db_path", args.db_path)) if v is not None}
-    return run_snowflake_local(dataclasses.replace(snowflake, **overrides))
+    return run_snowflake_local(snowflake.model_copy(update=overrides))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 NAME = "worker"
 HELP = "run the Faust classifier worker (and its HTTP API)"
+SETTINGS = ("stream.config:Settings",)
 
 
 def add_arguments(parser) -> None:
@@ -11,12 +12,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import dataclasses
 
     from stream.config import Settings
-    from stream.worker import run_worker
+    from stream.worker.service import run_worker
 
     settings = Settings.from_env()
     if args.web_port is not None:
-        settings = dataclasses.replace(settings, web_port=args.web_port)
+        settings = settings.model_copy(update={"web_port": args.web_port})
     return run_worker(settings)

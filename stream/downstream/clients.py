@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from stream.config import KafkaSettings
-from stream.kafka_config import aiokafka_client_config
+from stream.kafka.client import aiokafka_client_config
 
 log = logging.getLogger(__name__)
 

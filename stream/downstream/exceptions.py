@@ -1,8 +1,10 @@
 """Errors of the downstream consumers' shared loop."""
 from __future__ import annotations
 
+from stream.exceptions import StreamError
 
-class DownstreamError(Exception):
+
+class DownstreamError(StreamError):
     """Root of the downstream consumers' errors."""
 
 

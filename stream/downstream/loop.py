@@ -10,7 +10,7 @@ order that makes them lose nothing is written here once:
 The poison-pill policy: *any* exception while handling one record
 (decoding, validation, conversion, a side effect that can never succeed)
 sends that record to the dead-letter topic, bounded by
-:func:`stream.dlq.dead_letter_bytes`, with its reason, and the loop moves on.
+:func:`stream.kafka.dlq.dead_letter_bytes`, with its reason, and the loop moves on.
 Only :class:`DependencyUnavailable` (and the handler's own infrastructure
 errors, and Kafka's) escape: the process stops with the batch uncommitted,
 and the records are read again after the restart.
@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from stream.config import Settings
-from stream.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES, dead_letter_bytes, failure_reason
+from stream.kafka.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES, dead_letter_bytes, failure_reason
 from stream.downstream.batching import Batch
 from stream.downstream.clients import consumer_kwargs, producer_kwargs
 from stream.downstream.exceptions import DependencyUnavailable
@@ -59,8 +59,8 @@ class _RestartFromCommitted(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked):
         if revoked and not self._loop.batch.empty:
-            log.info("partitions revoked: dropping %d unflushed records (they will be read again)",
-                     len(self._loop.batch))
+            log.info("partitions revoked: dropping unflushed records (they will be read again)",
+                     extra={"records": len(self._loop.batch)})
         self._loop.batch.clear()
         self._loop.assignment_epoch += 1  # records fetched before this point are stale too
 
@@ -70,7 +70,7 @@ class _RestartFromCommitted(ConsumerRebalanceListener):
             committed = await consumer.committed(tp)
             if committed is not None:
                 consumer.seek(tp, committed)
-        log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+        log.info("partitions assigned", extra={"partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)})
 
 
 class ConsumerLoop:
@@ -151,8 +151,9 @@ class ConsumerLoop:
     async def dead_letter(self, message, exc: BaseException) -> bytes:
         """Send the record's dead letter (bounded, with the reason) and wait for the broker; returns it."""
         error_code, reason = failure_reason(exc)
-        log.warning("%s[%d]@%d → DLQ (%s): %s", message.topic, message.partition, message.offset, error_code,
-                    reason[:LOG_REASON_CHARS])
+        log.warning("dead-lettered", extra={"topic": message.topic, "partition": message.partition,
+                                            "offset": message.offset, "error_code": error_code,
+                                            "reason": reason[:LOG_REASON_CHARS]})
         value = dead_letter_bytes(error_code, reason, message.value, topic=message.topic,
                                   partition=message.partition, offset=message.offset,
                                   component=self.handler.component, max_bytes=self.dead_letter_max_bytes)
@@ -167,6 +168,6 @@ class ConsumerLoop:
             await self.consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # the partitions moved while we worked: the new owner reads them again (dedupe / MERGE absorb it)
-            log.warning("commit failed after a rebalance (%s); the records will be handled again", exc)
+            log.warning("commit failed after a rebalance; the records will be handled again", extra={"error": str(exc)})
             return
-        log.debug("committed %s", ", ".join(f"{tp.topic}[{tp.partition}]={o}" for tp, o in sorted(offsets.items())))
+        log.debug("committed", extra={"offsets": {f"{tp.topic}[{tp.partition}]": o for tp, o in sorted(offsets.items())}})

@@ -32,12 +32,22 @@ def stop_event_on_signals() -> asyncio.Event:
 def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> None:
     if port:
         start_http_server(port, addr=host, registry=registry)
-        log.info("metrics on http://%s:%d/metrics", host, port)
+        log.info("metrics served", extra={"url": f"http://{host}:{port}/metrics"})
+
+
+def run_downstream(settings: Settings, own, metrics, topics: list[str], make_runner) -> int:
+    """The life of a downstream process: log its settings (secrets redacted), serve ``/metrics``,
+    then run ``make_runner(metrics).run`` over ``topics`` until SIGTERM. Returns the exit code."""
+    log.info("settings", extra={"settings": own.redacted()})
+    serve_metrics(metrics.registry, settings.web_host, own.metrics_port)
+    runner = make_runner(metrics)
+    asyncio.run(run_consumer(settings, topics, runner.run))
+    return 0
 
 
 async def run_consumer(settings: Settings, topics: list[str], body: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Create ``topics`` if missing, then run ``body(stop)`` until a signal."""
-    from stream.topics import ensure_topics
+    from stream.kafka.topics import ensure_topics
 
     await ensure_topics(settings.kafka, topics)
     await body(stop_event_on_signals())

@@ -67,17 +67,6 @@ _SENTINEL = "\x00{}\x00"
 _SENTINEL_RE = re.compile("\x00(\\d+)\x00")
 
 
-@dataclass(frozen=True)
-class CleanConfig:
-    """Knobs of cleaning that a deployment may tune (mask tokens, masking threshold)."""
-
-    mask_patterns: tuple[str, ...] = DEFAULT_MASK_PATTERNS
-    max_masking_ratio: float = DEFAULT_MAX_MASKING_RATIO
-
-    def mask_regex(self) -> re.Pattern:
-        return _mask_regex(self.mask_patterns)
-
-
 _MASK_CACHE: dict[tuple[str, ...], re.Pattern] = {}
 
 

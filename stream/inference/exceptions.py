@@ -1,8 +1,10 @@
 """Errors of the inference path, each carrying what a caller needs to act on it."""
 from __future__ import annotations
 
+from schemas import errors
 
-class InferenceError(Exception):
+
+class InferenceError(errors.TicketClassifierError):
     """Root of every error raised by ``stream.inference``."""
 
 

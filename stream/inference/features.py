@@ -10,6 +10,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .exceptions import InferenceError
+
 FEATURE_BLOCKS = ("embedding", "lexical", "embedding_linear", "knn")
 # Blocks computed from the e5 vectors: a model using any of them needs the embedder.
 EMBEDDING_BLOCKS = frozenset({"embedding", "embedding_linear", "knn"})
@@ -19,7 +21,7 @@ def needs_embedder(blocks: Sequence[str]) -> bool:
     return any(b in EMBEDDING_BLOCKS for b in blocks)
 
 
-class UnknownFeatureBlockError(ValueError):
+class UnknownFeatureBlockError(InferenceError, ValueError):
     """A configuration or manifest names a block this code does not know."""
 
 

@@ -21,6 +21,7 @@ from .clean import DEFAULT_MASK_PATTERNS, PREPROCESSING_VERSION, assemble_ticket
 from .evidence import NEAREST, NEIGHBOURS_SHOWN, TFIDF, EvidenceSource, lexical_block
 from .exceptions import EmbedderMismatchError, ModelLoadError
 from .features import assemble_features, check_blocks, linear_scores, needs_embedder
+from .manifest import MANIFEST, read_manifest
 from .neighbours import NeighbourVotes
 from .references import load_references
 from .route import Route, word_coverage
@@ -28,7 +29,6 @@ from .stages import stage
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 BOOSTER = "booster.txt"
 LEXICAL = "lexical.joblib"
 EMBEDDING_LINEAR = "embedding_linear.joblib"
@@ -68,21 +68,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(version_dir: Path) -> dict:
-    version_dir = Path(version_dir)
-    path = version_dir / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelLoadError(version_dir, f"{MANIFEST} is missing") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(version_dir, f"{MANIFEST} is unreadable: {exc}") from None
-    for key in ("version", "labels", "feature_blocks"):
-        if key not in manifest:
-            raise ModelLoadError(version_dir, f"{MANIFEST} has no {key!r}")
-    return manifest
-
-
 def _check_files(version_dir: Path, manifest: dict) -> None:
     blocks = manifest["feature_blocks"]
     needed = list(REQUIRED_FILES) + ([LEXICAL] if "lexical" in blocks else []) \
@@ -101,16 +86,14 @@ def _check_files(version_dir: Path, manifest: dict) -> None:
 def _load_embedder(version_dir: Path, spec: dict, embedder_dir, *, threads, provider) -> Embedder:
     if embedder_dir is None:
         raise ModelLoadError(version_dir, "the model needs an embedder but no embedder_dir was given")
-    from .embedder import OnnxEmbedder  # the ONNX runtime is only needed when a model uses it
+    from .embedders import embedder_folder, open_embedder
 
-    folder = Path(embedder_dir).expanduser() / spec["name"]
+    folder = embedder_folder(embedder_dir, spec["name"])
     if not folder.is_dir():
         raise ModelLoadError(version_dir, f"embedder {spec['name']!r} not found in {folder.parent} "
                                           f"(build it with `python -m training build-embedder`)")
     try:
-        return OnnxEmbedder.load(folder, variant=spec.get("variant", "int8"),
-                                 max_tokens=int(spec.get("max_tokens", 512)), threads=threads, provider=provider,
-                                 truncation=spec.get("truncation", "head"))
+        return open_embedder(embedder_dir, spec, threads=threads, provider=provider)
     except Exception as exc:  # noqa: BLE001 - any failure here means "cannot serve this version"
         raise ModelLoadError(version_dir, f"embedder {folder} failed to load: {exc}") from exc
 

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .exceptions import ModelLoadError, PromotionRefusedError, RegistryError, VersionNotFoundError
-from .predictor import MANIFEST, Predictor, read_manifest
+from .manifest import MANIFEST, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ class Registry:
             return None
         path = self.root / version
         if not path.is_dir():
-            log.error("PROMOTED points at %s, which is not in %s", version, self.root)
+            log.error("PROMOTED points at a version that is not in the registry", extra={"version": version,
+                                                                                    "registry": str(self.root)})
             return None
         return path
 
@@ -115,8 +116,13 @@ class Registry:
         return [json.loads(line) for line in lines if line.strip()]
 
     # ---- writing -----------------------------------------------------------------
-    def check(self, version: str) -> Predictor:
-        """Load the version as serving would; refuse it with the reason when that fails."""
+    def check(self, version: str):
+        """Load the version as serving would; refuse it with the reason when that fails.
+
+        The only method that needs numpy & co.: the predictor is imported here, not at module level.
+        """
+        from .predictor import Predictor
+
         path = self.path(version)
         try:
             return Predictor.load(path, self.embedder_dir, load_embedder=self.embedder_dir is not None)
@@ -155,4 +161,4 @@ class Registry:
         old = history.read_text() if history.exists() else ""
         atomic_write_text(history, old + json.dumps(entry) + "\n")
         atomic_write_text(self.root / PROMOTED, version + "\n")
-        log.info("%s: PROMOTED → %s (was %s)", action, version, entry["previous"])
+        log.info("PROMOTED moved", extra={"action": action, "version": version, "previous": entry["previous"]})

@@ -11,6 +11,8 @@ import importlib.metadata
 import logging
 import warnings
 
+from .exceptions import InferenceError
+
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = ("install one onnxruntime flavour: pip install 'ticket-classifier[cpu]' "
@@ -19,11 +21,11 @@ _DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu")
 _logged_choices: set[tuple[str, ...]] = set()
 
 
-class OnnxRuntimeMissingError(ImportError):
+class OnnxRuntimeMissingError(InferenceError, ImportError):
     """Neither ``onnxruntime`` nor ``onnxruntime-gpu`` is installed."""
 
 
-class ProviderUnavailableError(RuntimeError):
+class ProviderUnavailableError(InferenceError, RuntimeError):
     """The requested execution provider is not in this onnxruntime build."""
 
 
@@ -74,6 +76,6 @@ def choose_providers(provider: str = "auto") -> list[str]:
     key = tuple(chosen)
     if key not in _logged_choices:
         _logged_choices.add(key)
-        log.info("onnxruntime %s: execution providers %s (available: %s)",
-                 ort.__version__, chosen, available)
+        log.info("onnxruntime execution providers", extra={"onnxruntime": ort.__version__, "providers": chosen,
+                                                           "available": available})
     return chosen

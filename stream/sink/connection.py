@@ -36,7 +36,7 @@ def connection_kwargs(settings: SnowflakeSettings) -> dict[str, Any]:
         kwargs["private_key"] = _load_private_key(settings)
         kwargs["authenticator"] = "SNOWFLAKE_JWT"
     else:
-        kwargs["password"] = settings.password
+        kwargs["password"] = settings.password.get_secret_value()
     return kwargs
 
 
@@ -44,7 +44,7 @@ def _load_private_key(settings: SnowflakeSettings) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     pem = Path(settings.private_key_file).read_bytes()
-    key = serialization.load_pem_private_key(pem, password=settings.private_key_file_pwd.encode() or None)
+    key = serialization.load_pem_private_key(pem, password=settings.private_key_file_pwd.get_secret_value().encode() or None)
     return key.private_bytes(
         encoding=serialization.Encoding.DER,
         format=serialization.PrivateFormat.PKCS8,
@@ -57,5 +57,6 @@ def connect(settings: SnowflakeSettings):
     import snowflake.connector
 
     where = f"{settings.host}:{settings.port}" if settings.host else settings.account
-    log.info("connecting to Snowflake %s as %s, %s.%s", where, settings.user, settings.database, settings.schema)
+    log.info("connecting to Snowflake", extra={"where": where, "user": settings.user,
+                                               "database": settings.database, "schema": settings.schema})
     return snowflake.connector.connect(**connection_kwargs(settings))

@@ -1,10 +1,12 @@
 """Errors of the Snowflake sink."""
 from __future__ import annotations
 
+from stream.exceptions import StreamError
+
 from stream.downstream.exceptions import DependencyUnavailable
 
 
-class SinkError(Exception):
+class SinkError(StreamError):
     """Root of the sink's errors."""
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from stream.prometheus import MetricsContainer, registry_or_new
 
 PREFIX = "tickets_"
 # A flush is one MERGE per table: tens of ms over loopback, seconds against a
@@ -12,20 +14,17 @@ BATCH_SECONDS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 
 
 @dataclass(frozen=True)
-class SinkMetrics:
+class SinkMetrics(MetricsContainer):
     registry: CollectorRegistry
     rows_written: Counter     # rows merged, by table
     batch_seconds: Histogram  # one flush: every table written, retries included
     failures: Counter         # failed write attempts, by table
     rejected: Counter         # records sent to the DLQ instead of a table, by table
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
-
 
 def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> SinkMetrics:
     """Register every sink metric on ``registry`` (a new one when omitted)."""
-    registry = registry if registry is not None else CollectorRegistry()
+    registry = registry_or_new(registry)
     p = prefix
     return SinkMetrics(
         registry=registry,

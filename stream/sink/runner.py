@@ -24,11 +24,11 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from stream.config import Settings
-from stream.dlq import failure_reason
+from stream.kafka.dlq import failure_reason
 from stream.downstream.loop import ConsumerLoop
 from stream.downstream.settings import SnowflakeSettings
 from stream.sink.connection import connect
-from stream.sink.exceptions import SinkFlushError, SinkRejectedRecord
+from stream.sink.exceptions import SinkError, SinkFlushError, SinkRejectedRecord
 from stream.sink import metrics as sink_metrics
 from stream.sink.metrics import SinkMetrics
 from stream.sink.snowflake import SnowflakeTables, TableSpec, classified_row, feedback_row
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 COMPONENT = "sink"
 
 
-class _StatementRefused(Exception):
+class _StatementRefused(SinkError):
     """Snowflake refused the statement (``ProgrammingError``) or the connector could not bind a value.
 
     Either way a retry of the same rows fails the same way.
@@ -68,9 +68,10 @@ class SnowflakeSink:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         await self._open_tables_with_retry()
         kafka = self.settings.kafka
-        log.info("sink consuming %s, %s into %s.%s (batch %d rows / %.1f s)", kafka.topic_classified,
-                 kafka.topic_feedback, self.snowflake.database, self.snowflake.schema,
-                 self.snowflake.batch_size, self.snowflake.batch_interval_s)
+        log.info("sink consuming", extra={"topics": [kafka.topic_classified, kafka.topic_feedback],
+                                           "database": self.snowflake.database, "schema": self.snowflake.schema,
+                                           "batch_size": self.snowflake.batch_size,
+                                           "batch_interval_s": self.snowflake.batch_interval_s})
         try:
             await self.loop.run(stop)
         finally:
@@ -122,7 +123,7 @@ class SnowflakeSink:
             if not await self._table_answers(table):  # the table, not the rows: stop uncommitted
                 raise SinkFlushError(table, len(entries), cause) from cause
             if len(entries) == 1:
-                log.warning("Snowflake refuses one row of %s: %s", table, cause)
+                log.warning("Snowflake refuses one row", extra={"table": table, "error": str(cause)})
                 return [(entries[0][1], SinkRejectedRecord("sink_rejected", f"Snowflake refused the row: {cause}"))]
         middle = len(entries) // 2
         return await self._write(table, entries[:middle]) + await self._write(table, entries[middle:])
@@ -139,7 +140,7 @@ class SnowflakeSink:
             await asyncio.to_thread(probe)
             return True
         except Exception as exc:  # noqa: BLE001 - whatever the reason, the rows are not shown to be at fault
-            log.warning("the table %s does not answer (%s)", table, exc)
+            log.warning("the table does not answer", extra={"table": table, "error": str(exc)})
             return False
 
     def _spec(self, table: str) -> TableSpec:
@@ -155,7 +156,7 @@ class SnowflakeSink:
                     await asyncio.to_thread(self._open_tables)
                 await asyncio.to_thread(self._tables.merge, self._spec(table), rows)
                 self.metrics.rows_written.labels(table).inc(len(rows))
-                log.debug("merged %d rows into %s", len(rows), table)
+                log.debug("merged", extra={"rows": len(rows), "table": table})
                 return
             except Exception as exc:  # noqa: BLE001 - sorted below: passing, or refused for good
                 self.metrics.failures.labels(table).inc()
@@ -165,8 +166,9 @@ class SnowflakeSink:
                     raise _StatementRefused(str(exc)) from exc
                 if attempt == self.snowflake.max_attempts:
                     raise SinkFlushError(table, len(rows), exc) from exc
-                log.warning("writing %d rows to %s failed (attempt %d/%d), retrying in %.1f s: %s",
-                            len(rows), table, attempt, self.snowflake.max_attempts, delay, exc)
+                log.warning("writing rows failed, retrying", extra={
+                    "rows": len(rows), "table": table, "attempt": attempt,
+                    "max_attempts": self.snowflake.max_attempts, "retry_in_s": delay, "error": str(exc)})
                 await asyncio.to_thread(self._drop_connection)
                 await asyncio.sleep(delay)
                 delay *= 2
@@ -183,8 +185,9 @@ class SnowflakeSink:
             except (OperationalError, DatabaseError, OSError) as exc:
                 if isinstance(exc, ProgrammingError) or attempt == self.snowflake.max_attempts:
                     raise
-                log.warning("cannot open the Snowflake tables yet (attempt %d/%d), retrying in %.1f s: %s",
-                            attempt, self.snowflake.max_attempts, delay, exc)
+                log.warning("cannot open the Snowflake tables yet, retrying", extra={
+                    "attempt": attempt, "max_attempts": self.snowflake.max_attempts, "retry_in_s": delay,
+                    "error": str(exc)})
                 await asyncio.to_thread(self._drop_connection)
                 await asyncio.sleep(delay)
                 delay *= 2

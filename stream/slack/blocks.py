@@ -126,7 +126,8 @@ def build_message(event, *, channel: str, labels: Iterable[str], ticket_url_temp
 def _actions(event, labels: Iterable[str]) -> dict | None:
     block_id = feedback_context(event.ticket_id, event.category, event.model_version)
     if len(block_id) > MAX_BLOCK_ID:
-        log.warning("ticket %s: id too long for Slack's interactive blocks; posting without buttons", event.ticket_id)
+        log.warning("ticket id too long for Slack's interactive blocks; posting without buttons",
+                    extra={"ticket_id": event.ticket_id})
         return None
     choices = list(dict.fromkeys([*labels, *(k.category for k in event.top_k)]))[:MAX_OPTIONS]
     elements: list[dict] = [{

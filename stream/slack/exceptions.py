@@ -1,10 +1,12 @@
 """Errors of the Slack notifier and interactivity endpoint."""
 from __future__ import annotations
 
+from stream.exceptions import StreamError
+
 from stream.downstream.exceptions import DependencyUnavailable
 
 
-class SlackNotifierError(Exception):
+class SlackNotifierError(StreamError):
     """Root of the notifier's errors."""
 
 
@@ -15,7 +17,7 @@ class SlackPermanentError(SlackNotifierError):
         super().__init__(f"Slack refused the message for {channel}: {error}")
         self.error = error
         self.channel = channel
-        self.error_code = "slack_permanent_error"  # what the dead letter says (stream.dlq.failure_reason)
+        self.error_code = "slack_permanent_error"  # what the dead letter says (stream.kafka.dlq.failure_reason)
         self.reason = str(self)
 
 

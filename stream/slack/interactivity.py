@@ -33,7 +33,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from stream.config import KafkaSettings
-from stream.dlq import failure_reason
+from stream.kafka.dlq import failure_reason
 from stream.downstream.settings import SlackSettings
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION
 from stream.slack.exceptions import BadInteraction
@@ -183,32 +183,32 @@ def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: Sl
 
     async def interactivity(request: web.Request) -> web.Response:
         body = await request.read()
-        reason = rejection(slack.signing_secret, request.headers.get("X-Slack-Request-Timestamp"),
+        reason = rejection(slack.signing_secret.get_secret_value(), request.headers.get("X-Slack-Request-Timestamp"),
                            request.headers.get("X-Slack-Signature"), body, window_s=slack.replay_window_s)
         if reason is not None:
             metrics.requests_rejected.labels(reason).inc()
-            log.warning("refused an interactivity request from %s: %s", request.remote, reason)
+            log.warning("refused an interactivity request", extra={"remote": request.remote, "reason": reason})
             return web.Response(status=401, text=reason)
         try:
             events = parse_request(body)
         except BadInteraction as exc:
-            log.warning("unusable interactivity payload: %s", str(exc)[:300])
+            log.warning("unusable interactivity payload", extra={"error": str(exc)[:300]})
             return web.Response(status=400, text=f"unusable payload: {exc}"[:1000])
         for event in events:
             if not replays.claim(event.event_id):
                 metrics.requests_rejected.labels(REPLAY).inc()
-                log.warning("replayed click %s on ticket %s ignored", event.event_id, event.ticket_id)
+                log.warning("replayed click ignored", extra={"event_id": event.event_id, "ticket_id": event.ticket_id})
                 continue
             try:
                 await producer.send_and_wait(kafka.topic_feedback, key=event.ticket_id.encode("utf-8", "replace"),
                                              value=event.to_json_bytes())
             except KafkaError as exc:
                 replays.release(event.event_id)
-                log.error("could not produce feedback for ticket %s: %s", event.ticket_id, exc)
+                log.error("could not produce feedback", extra={"ticket_id": event.ticket_id, "error": str(exc)})
                 return web.Response(status=503, text="feedback topic unavailable, retry")
             metrics.feedback_events.inc()
-            log.info("feedback: %s %s → %s by %s", event.ticket_id, event.previous_category,
-                     event.corrected_category, event.user)
+            log.info("feedback", extra={"ticket_id": event.ticket_id, "previous_category": event.previous_category,
+                                     "corrected_category": event.corrected_category, "user": event.user})
         return web.Response(status=200)
 
     async def healthz(_request: web.Request) -> web.Response:

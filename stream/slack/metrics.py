@@ -3,26 +3,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter
+
+from stream.prometheus import MetricsContainer, registry_or_new
 
 PREFIX = "tickets_"
 
 
 @dataclass(frozen=True)
-class SlackMetrics:
+class SlackMetrics(MetricsContainer):
     registry: CollectorRegistry
     messages: Counter           # classified events handled, by outcome: posted|duplicate|dry_run|dead_lettered
     errors: Counter             # Slack API errors, by Slack's error code (ratelimited, channel_not_found, …)
     requests_rejected: Counter  # interactivity requests refused, by reason: missing_headers|stale|bad_signature
     feedback_events: Counter    # FeedbackEvents produced from button clicks and selections
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
-
 
 def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> SlackMetrics:
     """Register every Slack metric on ``registry`` (a new one when omitted)."""
-    registry = registry if registry is not None else CollectorRegistry()
+    registry = registry_or_new(registry)
     p = prefix
     return SlackMetrics(
         registry=registry,

@@ -11,7 +11,6 @@ Slack staying unavailable (or the broker, or the store) stops the process.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 from pathlib import Path
@@ -22,6 +21,9 @@ from slack_sdk.errors import SlackApiError
 from stream.config import Settings
 from stream.downstream.loop import ConsumerLoop
 from stream.downstream.settings import SlackSettings
+from stream.inference.exceptions import ModelLoadError
+from stream.inference.manifest import read_manifest
+from stream.inference.registry import Registry
 from stream.slack.blocks import build_message
 from stream.slack.dedupe import PENDING, POSTED, PostedStore
 from stream.slack.exceptions import SlackPermanentError
@@ -44,14 +46,15 @@ def resolve_labels(slack: SlackSettings, registry_dir: str | Path) -> tuple[str,
     """
     if slack.labels:
         return slack.labels
-    registry = Path(registry_dir)
+    promoted = Registry(registry_dir).promoted()
     try:
-        version = (registry / "PROMOTED").read_text().strip()
-        labels = json.loads((registry / version / "manifest.json").read_text()).get("labels") or []
-        if labels:
-            return tuple(str(x) for x in labels)
-    except (OSError, ValueError):
-        log.info("no promoted model in %s: the category menu lists the channel map's categories", registry)
+        labels = read_manifest(promoted)["labels"] if promoted is not None else []
+    except ModelLoadError:
+        labels = []
+    if labels:
+        return tuple(str(x) for x in labels)
+    log.info("no promoted model: the category menu lists the channel map's categories",
+             extra={"registry": str(registry_dir)})
     return tuple(slack.channel_map)
 
 
@@ -66,7 +69,7 @@ class Notifier:
         self.labels = labels if labels is not None else resolve_labels(slack, settings.registry_dir)
         self.store = store or PostedStore(slack.dedupe_path)
         if pruned := self.store.prune():
-            log.info("forgot %d posted events older than the retention", pruned)
+            log.info("forgot posted events older than the retention", extra={"events": pruned})
         self.poster = None if slack.dry_run else SlackPoster(make_client(slack), slack, self.metrics)
 
     component = COMPONENT
@@ -94,13 +97,13 @@ class Notifier:
                                       ticket_url_template=self.slack.ticket_url_template,
                                       excerpt_chars=self.slack.excerpt_chars)
         if self.poster is None:
-            log.info("dry run (no TICKETS_SLACK_BOT_TOKEN): would post ticket %s (event %s) to %s",
-                     event.ticket_id, event.event_id, channel)
-            log.debug("dry run message: %s", json.dumps(slack_message, ensure_ascii=False))
+            log.info("dry run (no TICKETS_SLACK_BOT_TOKEN): would post", extra={
+                "ticket_id": event.ticket_id, "event_id": event.event_id, "channel": channel})
+            log.debug("dry run message", extra={"slack_message": slack_message})
             return "dry_run"
 
         if await self._already_posted(event.event_id, channel):
-            log.info("ticket %s (event %s) already posted, skipping", event.ticket_id, event.event_id)
+            log.info("already posted, skipping", extra={"ticket_id": event.ticket_id, "event_id": event.event_id})
             return "duplicate"
         self.store.claim(event.event_id, channel)
         try:
@@ -109,7 +112,7 @@ class Notifier:
             self.store.forget(event.event_id)
             raise
         self.store.confirm(event.event_id, channel, ts)
-        log.info("posted ticket %s to %s (ts %s)", event.ticket_id, channel, ts)
+        log.info("posted", extra={"ticket_id": event.ticket_id, "channel": channel, "ts": ts})
         return "posted"
 
     async def _already_posted(self, event_id: str, channel: str) -> bool:
@@ -132,8 +135,8 @@ class Notifier:
         kafka = self.settings.kafka
         loop = ConsumerLoop(self.settings, self, topics=[kafka.topic_classified], group_id=self.slack.group_id,
                             max_records=50, max_age_s=0.0)
-        log.info("notifier consuming %s as %s (%s)", kafka.topic_classified, self.slack.group_id,
-                 "dry run" if self.slack.dry_run else self.slack.api_url)
+        log.info("notifier consuming", extra={"topic": kafka.topic_classified, "group_id": self.slack.group_id,
+                                              "slack": "dry run" if self.slack.dry_run else self.slack.api_url})
         try:
             await loop.run(stop)
         finally:

@@ -35,7 +35,7 @@ TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "s
 
 def make_client(settings: SlackSettings) -> AsyncWebClient:
     return AsyncWebClient(
-        token=settings.bot_token,
+        token=settings.bot_token.get_secret_value(),
         base_url=settings.api_url,
         timeout=15,
         # only 429s: other failures may hide a successful post, see SlackPoster.post
@@ -63,7 +63,9 @@ class SlackPoster:
         channel = message["channel"]
         event_id = ((message.get("metadata") or {}).get("event_payload") or {}).get("event_id")
         started = time.time()
-        for attempt in range(1, self._settings.max_attempts + 1):
+        attempt = 0
+        while True:  # ends by returning the ts or raising: permanent error, or unavailable after max_attempts
+            attempt += 1
             try:
                 response = await self._client.chat_postMessage(**message)
                 return str(response["ts"])
@@ -78,20 +80,21 @@ class SlackPoster:
                 reason, ambiguous = f"{type(exc).__name__}: {exc}", True
             if attempt == self._settings.max_attempts:
                 raise SlackUnavailable(f"posting to {channel} failed {attempt} times, last: {reason}")
-            log.warning("posting to %s failed (%s), attempt %d/%d, retrying in %.1f s",
-                        channel, reason, attempt, self._settings.max_attempts, delay)
+            log.warning("posting failed, retrying", extra={"channel": channel, "reason": reason, "attempt": attempt,
+                                                         "max_attempts": self._settings.max_attempts,
+                                                         "retry_in_s": delay})
             await asyncio.sleep(delay)
             delay *= 2
             if ambiguous and event_id and (ts := await self._posted_meanwhile(channel, event_id, started)):
-                log.info("the failed post to %s had gone through (ts %s); not posting again", channel, ts)
+                log.info("the failed post had gone through; not posting again", extra={"channel": channel, "ts": ts})
                 return ts
-        raise AssertionError("unreachable")
 
     async def _posted_meanwhile(self, channel: str, event_id: str, since: float) -> str | None:
         try:
             return await self.find_posted(channel, event_id, since - 5.0)
         except (SlackApiError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            log.warning("could not check %s for the failed post (%s); retrying it", channel, exc)
+            log.warning("could not check the channel for the failed post; retrying it", extra={"channel": channel,
+                                                                                          "error": str(exc)})
             return None
 
     async def find_posted(self, channel: str, event_id: str, oldest: float) -> str | None:

@@ -6,7 +6,7 @@ import logging
 
 from stream.config import ConfigError, Settings
 from stream.downstream.settings import SlackSettings
-from stream.downstream.process import run_consumer, serve_metrics, stop_event_on_signals
+from stream.downstream.process import run_downstream, stop_event_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -16,18 +16,14 @@ def run_notifier(settings: Settings, slack: SlackSettings) -> int:
     from stream.slack.metrics import create
     from stream.slack.notifier import Notifier
 
-    log.info("notifier settings: %s", slack.redacted())
-    metrics = create()
-    serve_metrics(metrics.registry, settings.web_host, slack.metrics_port)
-    notifier = Notifier(settings, slack, metrics=metrics)
     kafka = settings.kafka
-    asyncio.run(run_consumer(settings, [kafka.topic_classified, kafka.topic_dlq], notifier.run))
-    return 0
+    return run_downstream(settings, slack, create(), [kafka.topic_classified, kafka.topic_dlq],
+                          lambda metrics: Notifier(settings, slack, metrics=metrics))
 
 
 def run_interactivity(settings: Settings, slack: SlackSettings) -> int:
     """Serve Slack's interactivity requests (and /metrics) until SIGTERM."""
-    if not slack.signing_secret:
+    if not slack.signing_secret.get_secret_value():
         raise ConfigError("the interactivity endpoint needs TICKETS_SLACK_SIGNING_SECRET (Slack app → Basic Information)")
     asyncio.run(_serve_interactivity(settings, slack))
     return 0
@@ -40,7 +36,7 @@ async def _serve_interactivity(settings: Settings, slack: SlackSettings) -> None
     from stream.downstream.clients import producer_kwargs
     from stream.slack.interactivity import PATH, create_app
     from stream.slack.metrics import create
-    from stream.topics import ensure_topics
+    from stream.kafka.topics import ensure_topics
 
     await ensure_topics(settings.kafka, [settings.kafka.topic_feedback])
     producer = AIOKafkaProducer(**producer_kwargs(settings.kafka, "ticket-classifier-interactivity"))
@@ -49,8 +45,8 @@ async def _serve_interactivity(settings: Settings, slack: SlackSettings) -> None
     await runner.setup()
     site = web.TCPSite(runner, slack.interactivity_host, slack.interactivity_port)
     await site.start()
-    log.info("Slack interactivity on http://%s:%d%s (also /metrics, /healthz)",
-             slack.interactivity_host, slack.interactivity_port, PATH)
+    log.info("Slack interactivity served (also /metrics, /healthz)",
+             extra={"url": f"http://{slack.interactivity_host}:{slack.interactivity_port}{PATH}"})
     try:
         await stop_event_on_signals().wait()
     finally:

@@ -21,15 +21,16 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from stream.broker import free_port
+from stream.devtools.broker import free_port
+from stream.devtools.process import stop_process
 from stream.config import Settings
 from stream.inference.references import NEIGHBOURS_META
-from stream.replay import load_rows, replay
+from stream.devtools.replay import load_rows, replay
 from stream.slack.blocks import PICK_ACTION
 from stream.slack.signing import sign
-from tests.slack.conftest import TOKEN
-from tests.stream.conftest import worker_env
-from tests.stream.kafka_io import WorkerProcess
+from tests.fixtures.slack import TOKEN
+from tests.fixtures.worker import worker_env
+from tests.fixtures.kafka_io import WorkerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -57,13 +58,7 @@ class Process:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 15)
 
 
 def _wait(predicate, timeout_s: float, what: str, processes) -> object:

@@ -104,3 +104,33 @@ def test_promotion_checks_the_embedder_when_given(trained_registry, tmp_path, e5
     with pytest.raises(PromotionRefusedError, match="embedder sha256 mismatch"):
         Registry(copy, e5_embedders_root).promote(version)
     Registry(copy).promote(version)  # without an embedder dir only the artifact itself is checked
+
+
+def test_the_registry_and_its_listing_import_no_numpy(registry_copy):
+    """The notifier and `stream registry list` read the registry without the inference stack."""
+    import subprocess
+    import sys
+
+    root, version = registry_copy
+    code = ("import sys; from stream.inference.registry import Registry; "
+            f"rows = Registry({str(root)!r}).list(); "
+            "assert 'numpy' not in sys.modules, 'numpy imported'; print(rows[0].version)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == version
+
+
+def test_stream_registry_command_promotes_and_refuses_a_missing_version(registry_copy, tmp_path):
+    """`python -m stream registry promote` is what the Helm promote Job runs from the serving image."""
+    import subprocess
+    import sys
+
+    root, version = registry_copy
+    cmd = [sys.executable, "-m", "stream", "registry", "--registry", str(root)]
+    ok = subprocess.run(cmd + ["promote", version], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert (root / PROMOTED).read_text().strip() == version
+    bad = subprocess.run(cmd + ["promote", "no-such-version"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no-such-version" in bad.stderr
+    listed = subprocess.run(cmd + ["list", "--json"], capture_output=True, text=True, timeout=120)
+    assert [row["version"] for row in json.loads(listed.stdout) if row["promoted"]] == [version]

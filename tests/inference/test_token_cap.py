@@ -9,7 +9,7 @@ import pytest
 from stream.config import Settings
 from stream.inference.embedder import TAIL_SHARE, OnnxEmbedder, head_tail
 from stream.inference.predictor import read_manifest
-from stream.model import load_predictor
+from stream.worker.live_model import load_predictor
 from tests.fixtures.models import ONE_THREAD, train_into
 
 LONG = ("subject printer on floor three " + "the queue shows paper jam again and again " * 40

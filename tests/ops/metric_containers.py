@@ -1,7 +1,7 @@
 """Every Prometheus metric the code defines, read from the metrics containers themselves.
 
 Each process keeps its metrics in one typed container built on a registry it
-owns (``stream/metrics.py``, ``stream/slack/metrics.py``, ``stream/sink/metrics.py``).
+owns (``stream/worker/metrics.py``, ``stream/slack/metrics.py``, ``stream/sink/metrics.py``).
 Here every ``metrics`` module under ``stream`` is found, each container is built
 on a fresh ``CollectorRegistry``, and the metric families are read back, so the
 catalogue, the dashboard and the alerts are compared with what the code exposes.

@@ -52,13 +52,14 @@ def scraped(tmp_path_factory):
         prometheus.wait_for_targets_up()
         feed(metrics, wave=1)
         prometheus.wait_for("tickets_consumed_total >= 1")
-        time.sleep(1.5)  # a scrape with the first wave only, so rates over the window are positive
+        prometheus.wait_for_next_scrape()  # a scrape with the first wave only, so rates over the window are positive
         feed(metrics, wave=2)
         prometheus.wait_for("tickets_consumed_total >= 3")
         yield prometheus
     finally:
         prometheus.stop()
         server.shutdown()
+        server.server_close()
         thread.join(timeout=5)
 
 

@@ -9,18 +9,17 @@ metrics must return series; the counters must agree with what was sent.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from stream.config import Settings
-from stream.replay import load_rows, replay
+from stream.devtools.replay import load_rows, replay
 from tests.fixtures.prometheus import free_port
 from tests.ops.dashboard_queries import dashboard_queries, evaluate_all
 from tests.ops.metric_containers import build_all
-from tests.stream.kafka_io import WorkerProcess, produce
+from tests.fixtures.kafka_io import WorkerProcess, produce
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +31,7 @@ MALFORMED = [b'{"ticket_id": "x", "source": ', b"[1, 2, 3]"]
 
 
 def worker_metrics() -> set[str]:
-    return {name for name, spec in build_all().items() if spec.module == "stream.metrics"}
+    return {name for name, spec in build_all().items() if spec.module == "stream.worker.metrics"}
 
 
 def uses_only(expr: str, metrics: set[str]) -> bool:
@@ -83,7 +82,7 @@ def test_dashboard_on_a_real_worker(worker, kafka_bootstrap, prometheus_server):
 
     send_wave(kafka_bootstrap, topics, 0, prefix)
     prometheus.wait_for(f"sum(tickets_classified_total) >= {WAVE}", timeout=90)
-    time.sleep(1.5)  # one scrape between the waves
+    prometheus.wait_for_next_scrape()  # one scrape between the waves
     send_wave(kafka_bootstrap, topics, WAVE, prefix)
     total_valid, total_bad = 2 * WAVE, 2 * len(MALFORMED)
     prometheus.wait_for(f"sum(tickets_classified_total) >= {total_valid} "

@@ -1,11 +1,11 @@
 """Connecting: password or key pair, the emulation over loopback, and no secret in the logs."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
 
 from stream.downstream.settings import SnowflakeSettings
 from stream.sink.connection import connect, connection_kwargs
@@ -29,7 +29,7 @@ def test_key_pair_auth_replaces_the_password(tmp_path):
 
 
 def test_connecting_to_the_emulation_logs_no_password(snowflake_settings, caplog):
-    settings = dataclasses.replace(snowflake_settings, password="pw-do-not-log-4711")
+    settings = snowflake_settings.model_copy(update={"password": SecretStr("pw-do-not-log-4711")})
     with caplog.at_level(logging.DEBUG):
         conn = connect(settings)
         try:

@@ -11,7 +11,7 @@ from stream.slack import metrics as slack_metrics
 from stream.slack.blocks import build_message
 from stream.slack.poster import SlackPoster, make_client
 from tests.fixtures.downstream import classified_event
-from tests.slack.conftest import TOKEN
+from tests.fixtures.slack import TOKEN
 from tests.slack.harmless import assert_harmless, links
 
 TEMPLATE = "https://desk.example.com/t/{ticket_id}?view=full&tab=1"

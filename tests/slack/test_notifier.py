@@ -9,10 +9,11 @@ from schemas.models import DeadLetterEvent
 from stream.downstream.settings import SlackSettings
 from stream.slack import metrics as slack_metrics
 from stream.slack.notifier import Notifier
+from tests.fixtures.logs import rendered
 from tests.fixtures.downstream import (
     as_records, classified_event, committed_offsets, consume_all, produce, settings_for, wait_until,
 )
-from tests.slack.conftest import CHANNELS
+from tests.fixtures.slack import CHANNELS
 
 
 def _counter(metrics, outcome: str) -> float:
@@ -155,12 +156,12 @@ def test_without_a_token_it_logs_what_it_would_post(kafka_bootstrap, kafka_topic
     with caplog.at_level(logging.DEBUG, logger="stream"):
         asyncio.run(scenario())
     assert fake_slack.calls == []
-    line = next(r.getMessage() for r in caplog.records if "would post" in r.getMessage())
+    line = rendered([r for r in caplog.records if "would post" in r.getMessage()])
     assert "#it-hardware" in line and "T-DRY" in line and "xoxb" not in line
-    # logging promises no ticket text at INFO: subject and excerpt only at DEBUG
+    # logging promises no ticket text at INFO: subject and excerpt only at DEBUG (message or extra= fields)
     texts = [event["subject"], event["excerpt"][:40]]
-    info = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
-    debug = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
+    info = rendered(caplog.records, logging.INFO)
+    debug = rendered(caplog.records, logging.DEBUG, logging.DEBUG)
     assert all(text not in info for text in texts), info
     assert all(text in debug for text in texts)
 
@@ -191,7 +192,8 @@ def test_menu_labels_come_from_the_promoted_model_when_not_configured(tmp_path):
     from stream.slack.notifier import resolve_labels
 
     (tmp_path / "v1").mkdir()
-    (tmp_path / "v1" / "manifest.json").write_text(json.dumps({"labels": ["Access", "HR Support", "Storage"]}))
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(
+        {"version": "v1", "feature_blocks": ["embedding"], "labels": ["Access", "HR Support", "Storage"]}))
     (tmp_path / "PROMOTED").write_text("v1\n")
     assert resolve_labels(SlackSettings.from_env({}), tmp_path) == ("Access", "HR Support", "Storage")
     configured = SlackSettings.from_env({"TICKETS_SLACK_LABELS": '["X"]'})

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from stream.cli import build_parser, discover
-from tests.stream.kafka_io import REPO
+from tests.fixtures.kafka_io import REPO
 
 
 def test_commands_are_discovered_from_their_modules():
@@ -37,3 +37,24 @@ def test_classify_prints_the_prediction_of_the_promoted_model(trained_registry, 
 def test_classify_without_a_model_says_how_to_train_one(tmp_path):
     result = _run("classify", "vpn down", env={"TICKETS_REGISTRY_DIR": str(tmp_path)})
     assert result.returncode == 2 and "--promote" in result.stderr
+
+
+def test_each_command_s_help_lists_the_variables_it_reads():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+    notifier, worker, sink = (sub[name].format_help() for name in ("notifier", "worker", "sink"))
+    assert "TICKETS_SLACK_BOT_TOKEN" in notifier and "TICKETS_SNOWFLAKE_ACCOUNT" not in notifier
+    assert "TICKETS_WEB_PORT" in worker and "TICKETS_SLACK_BOT_TOKEN" not in worker
+    assert "TICKETS_SINK_BATCH_SIZE" in sink and "TICKETS_KAFKA_BOOTSTRAP" in sink
+
+
+def test_a_bad_setting_stops_the_cli_with_the_variable_named(monkeypatch, capsys):
+    from stream import cli, config
+
+    monkeypatch.setenv("TICKETS_MAX_BATCH", "many")
+    config.clear_cache()
+    try:
+        assert cli.main(["config"]) == 2
+    finally:
+        config.clear_cache()
+    assert "TICKETS_MAX_BATCH='many'" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 """Training configuration: YAML overrides, validation of bad values and unknown keys."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from training.config import load_config
@@ -66,3 +68,24 @@ def test_route_settings_are_validated():
         TrainConfig().replace(route={"low": 0.8, "high": 0.5})
     with pytest.raises(ConfigError, match="route.low"):
         TrainConfig().replace(route={"high": 1.5})
+
+
+@pytest.mark.parametrize("yaml_text, key", [
+    ("lightgbm:\n  learning_rate: abc\n", "lightgbm.learning_rate"),
+    ("lightgbm:\n  learnin_rate: 0.1\n", "unknown setting 'lightgbm.learnin_rate'"),
+    ("data:\n  columns:\n    text: 5\n", "data.columns.text"),
+    ("neighbours:\n  k: [1, 2]\n", "neighbours.k"),
+])
+def test_a_wrong_type_or_a_typo_is_an_error_naming_the_key(tmp_path, yaml_text, key):
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_config(path)
+
+
+def test_the_two_config_errors_share_the_project_root():
+    from schemas.errors import ConfigError as RootConfigError, TicketClassifierError
+    from stream.exceptions import ConfigError as StreamConfigError
+
+    assert issubclass(ConfigError, RootConfigError) and issubclass(StreamConfigError, RootConfigError)
+    assert issubclass(RootConfigError, TicketClassifierError)

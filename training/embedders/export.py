@@ -164,7 +164,7 @@ def export_embedder(source, out_dir, *, name: str, prefix: str = "query: ", toke
         manifest_mod.write_manifest(staging, fields)
         _say(progress, f"[4/4] measuring parity on {len(PARITY_SENTENCES)} sentences")
         fields["parity"] = measure_parity(model, staging, tokenizer, prefix, info["pooling"], max_tokens)
-        log.info("parity: %s", fields["parity"])
+        log.info("parity", extra={"parity": fields["parity"]})
         _check_parity(fields["parity"])
         manifest_mod.write_manifest(staging, fields)
         _swap_into_place(staging, out_dir)

@@ -1,0 +1,1 @@
+"""Development tools, not needed in production: demo, embedded broker, local Snowflake, replay."""

@@ -1,0 +1,1 @@
+"""The Faust worker: tickets.raw → tickets.classified (+ tickets.dlq)."""

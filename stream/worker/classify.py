@@ -1,0 +1,190 @@
+"""From TicketEvents to ClassifiedEvents: batch inference off the loop, event building.
+
+Shared by the stream agent and ``POST /classify`` so both give the same answer
+for the same ticket. Nothing here knows about Faust: inputs are
+tickets, outputs are events or :class:`BadTicket` errors for the dead-letter
+topic.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+
+from schemas import ClassifiedEvent, TicketEvent, TopCategory
+from stream.kafka.dlq import failure_reason
+from stream.exceptions import BadTicket
+from stream.inference.evidence import evidence_of
+from stream.inference.language import ticket_language
+from stream.inference.stages import StageClock, stage, thread_stage
+
+log = logging.getLogger(__name__)
+
+EXCERPT_CHARS = 280
+
+
+def event_id(ticket_id: str, model_version: str, text: str) -> str:
+    """Deterministic id: the same ticket, model and input text always give the same id."""
+    text_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{ticket_id}\x1f{model_version}\x1f{text_hash}".encode("utf-8")).hexdigest()[:32]
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The cleaned text cut at a word boundary (masked tokens such as ``[MASKED]`` stay whole)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+@dataclass
+class _BatchOutput:
+    texts: list[str]
+    predictions: dict[int, object]   # ticket index → Prediction
+    failures: dict[int, BadTicket]   # ticket index → why it could not be classified
+    seconds: float
+    stages: StageClock | None = None  # CPU per stage (stream/inference/stages.py)
+
+
+def _run_batch(predictor, tickets: list[TicketEvent]) -> _BatchOutput:
+    """Clean + embed + predict a whole batch; runs in the inference thread."""
+    started = time.perf_counter()
+    texts: list[str] = []
+    failures: dict[int, BadTicket] = {}
+    with StageClock().active() as clock:
+        with stage("clean"):
+            for i, ticket in enumerate(tickets):
+                try:
+                    text = predictor.assemble([ticket])[0]
+                except Exception as exc:  # noqa: BLE001 - one odd ticket must not sink the batch
+                    failures[i] = BadTicket("inference_failed", f"cleaning failed: {type(exc).__name__}: {exc}")
+                    text = ""
+                if not text.strip() and i not in failures:
+                    failures[i] = BadTicket("empty_text", "no text left after cleaning (all messages empty, "
+                                                          "auto-replies or system/bot turns)")
+                texts.append(text)
+        todo = [i for i in range(len(tickets)) if i not in failures]
+        predictions = dict(zip(todo, predictor.predict([texts[i] for i in todo]))) if todo else {}
+    return _BatchOutput(texts, predictions, failures, time.perf_counter() - started, clock)
+
+
+def _run_one_by_one(predictor, tickets: list[TicketEvent]) -> _BatchOutput:
+    """Last resort after the batch kept failing: isolate the ticket(s) that break inference."""
+    started = time.perf_counter()
+    out = _BatchOutput([], {}, {}, 0.0, StageClock())
+    for i, ticket in enumerate(tickets):
+        try:
+            single = _run_batch(predictor, [ticket])
+        except Exception as exc:  # noqa: BLE001
+            out.texts.append("")
+            out.failures[i] = BadTicket("inference_failed", f"{type(exc).__name__}: {exc}")
+            continue
+        out.stages.merge(single.stages)
+        out.texts.append(single.texts[0])
+        if 0 in single.failures:
+            out.failures[i] = single.failures[0]
+        else:
+            out.predictions[i] = single.predictions[0]
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+class Classifier:
+    """Classifies batches of tickets with the holder's current model on one dedicated thread.
+
+    One thread, because ONNX Runtime already uses every core for one batch and
+    the event loop must stay free for heartbeats, commits, other agents and
+    the web server while a batch runs.
+    """
+
+    def __init__(self, holder, executor: Executor, retries: int = 2, retry_backoff_s: float = 0.2):
+        self.holder = holder
+        self.executor = executor
+        self.retries = retries
+        self.retry_backoff_s = retry_backoff_s
+
+    async def classify(self, tickets: list[TicketEvent],
+                       clock: StageClock | None = None) -> tuple[list[ClassifiedEvent | BadTicket], float]:
+        """One result per ticket, in order, and the inference seconds of the batch.
+
+        ``clock``, when given, receives the batch's CPU seconds per stage."""
+        if not tickets:
+            return [], 0.0
+        predictor = self.holder.predictor  # read once: a swap applies from the next batch
+        if predictor is None:
+            raise RuntimeError("no model loaded")
+        loop = asyncio.get_running_loop()
+        output = None
+        for attempt in range(self.retries + 1):
+            try:
+                output = await loop.run_in_executor(self.executor, _run_batch, predictor, tickets)
+                break
+            except Exception as exc:  # noqa: BLE001
+                log.warning("batch inference failed", extra={
+                    "attempt": attempt + 1, "attempts": self.retries + 1, "batch": len(tickets),
+                    "error": f"{type(exc).__name__}: {exc}"})
+                if attempt < self.retries:
+                    await asyncio.sleep(self.retry_backoff_s * (attempt + 1))
+        if output is None:
+            output = await loop.run_in_executor(self.executor, _run_one_by_one, predictor, tickets)
+        if clock is not None and output.stages is not None:
+            clock.merge(output.stages)
+        processed_at = datetime.now(timezone.utc)
+        results: list[ClassifiedEvent | BadTicket] = []
+        with thread_stage(clock, "serialise"):
+            for i, ticket in enumerate(tickets):
+                if i in output.failures:
+                    results.append(output.failures[i])
+                    continue
+                try:
+                    results.append(build_event(ticket, output.texts[i], output.predictions[i], predictor,
+                                               output.seconds, processed_at))
+                except Exception as exc:  # noqa: BLE001 - this ticket only: it is dead-lettered
+                    results.append(BadTicket("processing_failed",
+                                             f"could not build the ClassifiedEvent: {failure_reason(exc)[1]}"))
+        return results, output.seconds
+
+
+def build_event(ticket: TicketEvent, text: str, prediction, predictor, inference_s: float,
+                processed_at: datetime) -> ClassifiedEvent:
+    """The ClassifiedEvent of one ticket; ``processed_at`` is refreshed at publish time by the agent."""
+    return ClassifiedEvent(
+        event_id=event_id(ticket.ticket_id, predictor.version, text),
+        ticket_id=ticket.ticket_id,
+        category=prediction.category,
+        confidence=min(1.0, max(0.0, float(prediction.confidence))),
+        top_k=[TopCategory(category=c, probability=min(1.0, max(0.0, float(p)))) for c, p in prediction.top_k],
+        needs_human=bool(prediction.needs_human),
+        model_version=predictor.version,
+        embedder_id=predictor.embedder_id or "none",
+        excerpt=excerpt(text),
+        subject=ticket.subject,
+        source=ticket.source,
+        language=ticket_language(ticket, text),
+        evidence=evidence_of(prediction),
+        created_at=ticket.created_at,
+        processed_at=processed_at,
+        inference_ms=_ms(inference_s),
+        end_to_end_ms=_ms((processed_at - ticket.created_at).total_seconds()),
+    )
+
+
+def classify_now(predictor, ticket: TicketEvent) -> ClassifiedEvent:
+    """Classify one ticket synchronously (CLI); the same steps as a stream batch of one."""
+    output = _run_batch(predictor, [ticket])
+    if 0 in output.failures:
+        raise output.failures[0]
+    return build_event(ticket, output.texts[0], output.predictions[0], predictor, output.seconds,
+                       datetime.now(timezone.utc))
