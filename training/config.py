@@ -65,6 +65,8 @@ class DataConfig:
     sample: int | None = None                  # stratified subset size
     test_fraction: float = 0.15                # held out for the metrics in the manifest
     val_fraction: float = 0.15                 # of the rest: early stopping + thresholds
+    min_class_count: int = 10                  # rarer categories are set aside (training/rare.py)
+    rare_label: str | None = None              # …or relabelled to this fallback category
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,9 @@ class TrainConfig:
             raise ConfigError("blend weights must be a non-empty list of numbers in [0, 1]")
         if self.neighbours.k < 1 or self.neighbours.sharpness < 0 or self.neighbours.max_reference < 1:
             raise ConfigError("neighbours.k and neighbours.max_reference must be >= 1, neighbours.sharpness >= 0")
+        if self.data.min_class_count < 5:
+            raise ConfigError("data.min_class_count must be at least 5: a category needs fit, validation "
+                              "and test examples")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self

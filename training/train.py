@@ -37,6 +37,7 @@ from .exceptions import NotEnoughDataError, TrainingError
 from .fit import FitResult, fit_model
 from .plots import expected_calibration_error, plot_confusion, plot_reliability, reliability_bins
 from .prepare import PreparedData, latest_corrections, prepare
+from .rare import RareClasses, handle_rare
 from .sources import load_corrections, make_source
 from .split import stratified_split
 from .thresholds import as_mapping, as_rows
@@ -50,6 +51,7 @@ class TrainOutcome:
     path: Path
     metrics: dict
     promoted: bool
+    rare_classes: RareClasses | None = None
 
 
 def code_version() -> str:
@@ -127,6 +129,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
     registry_dir = Path(registry_dir).expanduser()
     prepared = prepared or load_data(config, progress)
     frame = stratified_sample(prepared.frame, config.data.sample, config.seed)
+    frame, rare = handle_rare(frame, config.data.min_class_count, config.data.rare_label)
     if len(frame) < 20:
         raise NotEnoughDataError(f"only {len(frame)} usable rows after cleaning; drop reasons: "
                                  f"{prepared.drop_reasons}")
@@ -170,6 +173,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
                 "corrections_applied": prepared.corrections_applied,
                 "drop_reasons": prepared.drop_reasons,
                 "label_counts": frame["label"].value_counts().sort_index().to_dict(),
+                "rare_classes": rare.as_dict(),
                 **fit.rows,
             },
             "params": config.as_dict(),
@@ -191,7 +195,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
     log.info("wrote model version %s (test accuracy %s)", version, metrics.get("accuracy"))
     if promote:
         Registry(registry_dir, embedder_dir).promote(version)
-    return TrainOutcome(version=version, path=final, metrics=metrics, promoted=promote)
+    return TrainOutcome(version=version, path=final, metrics=metrics, promoted=promote, rare_classes=rare)
 
 
 def make_source_description(config: TrainConfig) -> str:
