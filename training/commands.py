@@ -58,8 +58,13 @@ def _config_from_args(args):
     if getattr(args, "rare_label", None):
         data["rare_label"] = args.rare_label
     changes: dict = {"data": data}
+    embedder: dict = {}
     if args.cache_dir:
-        changes["embedder"] = {"cache_dir": args.cache_dir}
+        embedder["cache_dir"] = args.cache_dir
+    if getattr(args, "embedder", None):
+        embedder["name"] = args.embedder
+    if embedder:
+        changes["embedder"] = embedder
     if getattr(args, "device_type", None):
         changes["lightgbm"] = {"device_type": args.device_type}
     return config.replace(**changes)
@@ -235,6 +240,8 @@ def register(subparsers) -> None:
     p.add_argument("--device-type", choices=["cpu", "gpu", "cuda"], help="LightGBM device")
     p.add_argument("--min-class-count", type=int, metavar="N",
                    help="categories with fewer examples are set aside and listed (default: data.min_class_count, 10)")
+    p.add_argument("--embedder", metavar="NAME",
+                   help="embedder folder under the embedder dir (default: embedder.name, multilingual-e5-small)")
     p.add_argument("--rare-label", metavar="LABEL",
                    help="relabel rare categories' tickets to LABEL instead of setting them aside")
     _add_columns(p)
