@@ -75,3 +75,5 @@ def test_a_version_trained_on_it_is_served_by_the_worker(tuned, tmp_path, kafka_
     classified = [json.loads(r.value) for r in records]
     assert want <= {c["ticket_id"] for c in classified}
     assert {c["model_version"] for c in classified} == {outcome.version}
+    assert {c["embedder_id"] for c in classified} == {manifest["embedder"]["id"]}
+    assert manifest["embedder"]["id"].startswith(NAME)

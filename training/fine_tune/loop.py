@@ -52,7 +52,8 @@ class LoopResult:
 
 def embed(model, texts: list[str]):
     """Normalised embeddings (torch, on the model's device) of ``texts``; gradients flow."""
-    features = model.tokenize(texts)
+    prepare = getattr(model, "preprocess", None) or model.tokenize  # sentence-transformers ≥ 5 renamed it
+    features = prepare(texts)
     features = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in features.items()}
     return model(features)["sentence_embedding"]
 
