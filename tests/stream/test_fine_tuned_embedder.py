@@ -47,7 +47,7 @@ def test_the_export_names_its_parent_data_and_parameters(tuned, e5_embedder_dir)
     assert len(ft["data"]["fingerprint"]) == 64 and ft["params"]["max_steps"] == 2 and ft["complete"]
     assert manifest["parity"]["fp32_vs_torch_min_cosine"] >= 0.999 and manifest["max_tokens"] == parent["max_tokens"]
     keys = np.load(root / NAME / "fine_tune" / "train_keys.npy")
-    assert len(keys) == ft["data"]["rows_train"] and ft["data"]["rows_train"] + ft["data"]["rows_held_out"] == 240
+    assert len(keys) == ft["data"]["rows_train"] and 200 < ft["data"]["rows_train"] + ft["data"]["rows_held_out"] <= 240
 
 
 def test_a_version_trained_on_it_is_served_by_the_worker(tuned, tmp_path, kafka_bootstrap, kafka_topics,
