@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import tempfile
 import time
@@ -77,7 +78,7 @@ def parse_variant(spec: str) -> tuple[str, dict]:
     if not body:
         raise SystemExit(f"--variant {spec!r}: expected NAME:section.key=value[,…]")
     out: dict = {}
-    for item in body.split(","):
+    for item in re.split(r",(?![^\[]*\])", body):  # commas inside [a, b] belong to the value
         key, _, value = item.partition("=")
         node = out
         *parents, leaf = key.strip().split(".")
