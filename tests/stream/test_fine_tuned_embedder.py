@@ -40,7 +40,8 @@ def test_the_export_names_its_parent_data_and_parameters(tuned, e5_embedder_dir)
     manifest = json.loads((root / NAME / "manifest.json").read_text())
     parent = json.loads((e5_embedder_dir / "manifest.json").read_text())
     ft = manifest["fine_tune"]
-    assert manifest["name"] == NAME and manifest["files"]["onnx/model.int8.onnx"] != parent["files"]["onnx/model.int8.onnx"]
+    assert manifest["name"] == NAME
+    assert manifest["files"]["onnx/model.int8.onnx"] != parent["files"]["onnx/model.int8.onnx"]
     assert ft["parent"] == {"name": e5_embedder_dir.name, "onnx_sha256": parent["files"]["onnx/model.onnx"],
                             "int8_sha256": parent["files"]["onnx/model.int8.onnx"],
                             "source_sha256": parent["source_sha256"]}

@@ -17,7 +17,8 @@ def register(subparsers) -> None:
                     "that `train --embedder NAME` uses. Stops cleanly at --max-minutes; rerun to resume.")
     p.add_argument("--data", help="CSV / CSV.gz / Parquet file (or data.source: snowflake in --config)")
     p.add_argument("--config", help="YAML training config (columns, cleaning, data.min_class_count)")
-    p.add_argument("--base", default="multilingual-e5-small", help="built embedder to start from (needs its hf/ folder)")
+    p.add_argument("--base", default="multilingual-e5-small",
+                   help="built embedder to start from (needs its hf/ folder)")
     p.add_argument("--name", required=True, help="name of the new embedder (its folder under the embedder dir)")
     p.add_argument("--max-minutes", type=float, help="time budget: checkpoint, export and stop when reached")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device (default auto)")

@@ -163,14 +163,16 @@ def fine_tune_embedder(config: TrainConfig, embedder_dir, *, base: str, name: st
     hf_dir = work / "hf"
     shutil.rmtree(hf_dir, ignore_errors=True)
     model.save(str(hf_dir))
-    export_embedder(hf_dir, out_dir, name=name, prefix=prefix, tokenizer=Tokenizer.from_file(str(base_dir / "tokenizer.json")),
+    tokenizer = Tokenizer.from_file(str(base_dir / "tokenizer.json"))  # exactly what the parent serves with
+    export_embedder(hf_dir, out_dir, name=name, prefix=prefix, tokenizer=tokenizer,
                     source_label=f"fine-tuned from {base}", progress=progress)
     fields = manifest_mod.read_manifest(out_dir)
     for generated in ("files", "built_at"):
         fields.pop(generated, None)
     fields["fine_tune"] = {
         "parent": {"name": base, "onnx_sha256": parent["files"]["onnx/model.onnx"],
-                   "int8_sha256": parent["files"]["onnx/model.int8.onnx"], "source_sha256": parent.get("source_sha256")},
+                   "int8_sha256": parent["files"]["onnx/model.int8.onnx"],
+                   "source_sha256": parent.get("source_sha256")},
         "data": {"source": config.data.path or config.data.source, "fingerprint": fingerprint,
                  "rows_train": int(len(train_idx)), "rows_held_out": int(len(held_idx)), "labels": labels,
                  "rare_classes": rare.as_dict()},
