@@ -203,20 +203,20 @@ def main(argv=None) -> int:
     raw: dict = {}
     for label_set in names:
         prepared = load_label_set(label_set, LABEL_SETS[label_set], config, args.data)
+        frames = {seed: stratified_sample(prepared.frame, args.sample, seed) for seed in seeds}
+        texts = list(dict.fromkeys(t for frame in frames.values() for t in frame["text"]))
         for embedder in embedders.values():
-            embedder.embed(prepared.frame["text"].tolist())  # fill the cache once, outside the timed runs
+            embedder.embed(texts)  # fill the cache once, outside the timed runs
         runs, run_systems = [], dict(systems)
         if args.resample:
-            counts = prepared.frame["label"].value_counts()
-            cap, target = int(counts.max() * 0.6 * 0.8), int(counts.median() * 0.8)
+            counts = frames[seeds[0]]["label"].value_counts() * (1 - TEST_FRACTION)  # the training part
+            cap, target = int(counts.max() * 0.6), int(counts.median())
             run_systems[f"project + resampling (cap {cap}, SMOTE to {target})"] = config.replace(
                 resample={"undersample_cap": cap, "smote_target": target})
-        for seed in seeds:
-            frame = stratified_sample(prepared.frame, args.sample, seed)
+        for seed, frame in frames.items():
             say(f"{label_set}, seed {seed}:")
             runs.append({"seed": seed, **run_seed(frame, seed, run_systems, embedders, exclude, say)})
-        frame = stratified_sample(prepared.frame, args.sample, seeds[0])
-        lines = report(label_set, frame, runs, list(run_systems), "project (default)")
+        lines = report(label_set, frames[seeds[0]], runs, list(run_systems), "project (default)")
         out += lines + [""]
         raw[label_set] = runs
         say("\n".join(lines))
