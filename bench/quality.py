@@ -107,13 +107,10 @@ def fine_tuned_keys(configs, embedder_dir) -> set[bytes]:
     return keys
 
 
-def run_seed(frame, seed, systems, embedders, exclude, progress_line) -> dict[str, dict]:
+def run_seed(frame, seed, systems, embedders, progress_line) -> dict[str, dict]:
     labels = sorted(frame["label"].unique())
     y = np.array([labels.index(v) for v in frame["label"]])
     train_idx, test_idx = stratified_split(len(frame), y, TEST_FRACTION, seed)
-    if exclude:
-        seen = np.array([text_key(t) in exclude for t in frame["text"].iloc[test_idx]])
-        train_idx, test_idx = np.concatenate([train_idx, test_idx[seen]]), test_idx[~seen]
     train_df, test_df = frame.iloc[np.sort(train_idx)], frame.iloc[np.sort(test_idx)]
     test_texts, test_y = test_df["text"].tolist(), test_df["label"].tolist()
     results: dict[str, dict] = {}
@@ -175,6 +172,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-e5-only", action="store_true")
     ap.add_argument("--seed", type=int, help="first split and model seed (default: the config's, 42)")
     ap.add_argument("--seeds", type=int, default=1, help="number of repeated splits (seed, seed+1, …)")
+    ap.add_argument("--fixed-sample", action="store_true",
+                    help="with --sample: one subset (the first seed's) split every way, so it is embedded once")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME:key=value,…",
                     help="another system: the project's config with these overrides (repeatable)")
     ap.add_argument("--json-out", help="write every per-seed figure here")
@@ -203,7 +202,11 @@ def main(argv=None) -> int:
     raw: dict = {}
     for label_set in names:
         prepared = load_label_set(label_set, LABEL_SETS[label_set], config, args.data)
-        frames = {seed: stratified_sample(prepared.frame, args.sample, seed) for seed in seeds}
+        pool = prepared.frame
+        if exclude:  # tickets a compared embedder learned from are in no split, train or test
+            pool = pool[[text_key(t) not in exclude for t in pool["text"]]].reset_index(drop=True)
+        frames = {seed: stratified_sample(pool, args.sample, seeds[0] if args.fixed_sample else seed)
+                  for seed in seeds}
         texts = list(dict.fromkeys(t for frame in frames.values() for t in frame["text"]))
         for embedder in embedders.values():
             embedder.embed(texts)  # fill the cache once, outside the timed runs
@@ -215,7 +218,7 @@ def main(argv=None) -> int:
                 resample={"undersample_cap": cap, "smote_target": target})
         for seed, frame in frames.items():
             say(f"{label_set}, seed {seed}:")
-            runs.append({"seed": seed, **run_seed(frame, seed, run_systems, embedders, exclude, say)})
+            runs.append({"seed": seed, **run_seed(frame, seed, run_systems, embedders, say)})
         lines = report(label_set, frames[seeds[0]], runs, list(run_systems), "project (default)")
         out += lines + [""]
         raw[label_set] = runs
@@ -223,7 +226,7 @@ def main(argv=None) -> int:
     target = config.thresholds.target_precision
     out += [f"Thresholds: per class, chosen on a validation split of the training part for a target precision of "
             f"{target:.2f}; coverage = share of test tickets not flagged needs_human."
-            + (f" Test rows exclude the {len(exclude)} tickets a compared embedder was fine-tuned on."
+            + (f" The {len(exclude)} tickets a compared embedder was fine-tuned on are left out of the data."
                if exclude else ""),
             f"Wall time: {(time.time() - started) / 60:.1f} min."]
     print("\n".join(out))
