@@ -28,6 +28,21 @@ def _language_limit(languages: dict | None) -> str:
             "are out of distribution (see the `language:` slices in slices.json).")
 
 
+def _rare_lines(rare: dict | None) -> list[str]:
+    """The categories set aside or folded into the fallback label for having too few examples."""
+    if not rare or not (rare.get("set_aside") or rare.get("mapped_to_fallback")):
+        return []
+    lines = []
+    if rare.get("mapped_to_fallback"):
+        lines.append(f"- Mapped to `{rare['fallback_label']}` (under {rare['min_class_count']} examples): "
+                     + ", ".join(f"{k} ({v})" for k, v in rare["mapped_to_fallback"].items()) + ".")
+    if rare.get("set_aside"):
+        lines.append(f"- **Not learned** (under {rare['min_class_count']} examples, {rare['rows_set_aside']} rows "
+                     "set aside; never predicted): " + ", ".join(f"{k} ({v})" for k, v in rare["set_aside"].items())
+                     + ".")
+    return lines
+
+
 def write_model_card(path: Path, manifest: dict) -> None:
     m = manifest.get("metrics") or {}
     data = manifest["data"]
@@ -51,6 +66,7 @@ def write_model_card(path: Path, manifest: dict) -> None:
         f"- Dropped: " + ", ".join(f"{k} {v}" for k, v in data["drop_reasons"].items()) + ".",
         f"- Labels: " + ", ".join(f"{k} ({v})" for k, v in data["label_counts"].items()) + ".",
         *_languages_line(data.get("languages")),
+        *_rare_lines(data.get("rare_classes")),
         "",
         "## Test metrics",
         f"- Accuracy {_pct(m.get('accuracy'))}, macro-F1 {_pct(m.get('macro_f1'))}, "

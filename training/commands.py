@@ -66,9 +66,18 @@ def _config_from_args(args):
         data["columns"] = columns
     if args.sample:
         data["sample"] = args.sample
+    if getattr(args, "min_class_count", None) is not None:
+        data["min_class_count"] = args.min_class_count
+    if getattr(args, "rare_label", None):
+        data["rare_label"] = args.rare_label
     changes: dict = {"data": data}
+    embedder: dict = {}
     if args.cache_dir:
-        changes["embedder"] = {"cache_dir": args.cache_dir}
+        embedder["cache_dir"] = args.cache_dir
+    if getattr(args, "embedder", None):
+        embedder["name"] = args.embedder
+    if embedder:
+        changes["embedder"] = embedder
     if getattr(args, "device_type", None):
         changes["lightgbm"] = {"device_type": args.device_type}
     return config.replace(**changes)
@@ -91,6 +100,8 @@ def _train(args) -> int:
         return 2
     m = outcome.metrics
     print(f"version {outcome.version} written to {outcome.path}" + (" and promoted" if outcome.promoted else ""))
+    if outcome.rare_classes is not None and outcome.rare_classes.summary():
+        print(f"rare categories: {outcome.rare_classes.summary()}")
     if "accuracy" in m:
         print(f"test: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  precision@2 "
               f"{m['precision_at_2']:.4f}  coverage {m['coverage']:.4f}")
@@ -176,6 +187,12 @@ def register(subparsers) -> None:
     p.add_argument("--out", help="registry folder (default: TICKETS_REGISTRY_DIR)")
     p.add_argument("--promote", action="store_true", help="promote the new version when it loads")
     p.add_argument("--device-type", choices=["cpu", "gpu", "cuda"], help="LightGBM device")
+    p.add_argument("--min-class-count", type=int, metavar="N",
+                   help="categories with fewer examples are set aside and listed (default: data.min_class_count, 10)")
+    p.add_argument("--embedder", metavar="NAME",
+                   help="embedder folder under the embedder dir (default: embedder.name, multilingual-e5-small)")
+    p.add_argument("--rare-label", metavar="LABEL",
+                   help="relabel rare categories' tickets to LABEL instead of setting them aside")
     _add_columns(p)
     p.set_defaults(handler=_train)
 

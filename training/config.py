@@ -71,6 +71,8 @@ class DataConfig(Section):
     sample: int | None = None                  # stratified subset size
     test_fraction: float = 0.15                # held out for the metrics in the manifest
     val_fraction: float = 0.15                 # of the rest: early stopping + thresholds
+    min_class_count: int = 10                  # rarer categories are set aside (training/rare.py)
+    rare_label: str | None = None              # …or relabelled to this fallback category
 
 
 class CleanSettings(Section):
@@ -224,6 +226,9 @@ class TrainConfig(Section):
             raise ConfigError("embedder.truncation must be 'head' or 'head+tail'")
         if not 0 <= self.route.lexical_dropout <= 1:
             raise ConfigError("route.lexical_dropout must be in [0, 1]")
+        if self.data.min_class_count < 5:
+            raise ConfigError("data.min_class_count must be at least 5: a category needs fit, validation "
+                              "and test examples")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self

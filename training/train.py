@@ -39,6 +39,7 @@ from . import languages as language_mix
 from .fit import FitResult, fit_model
 from .plots import expected_calibration_error, plot_confusion, plot_reliability, reliability_bins
 from .prepare import PreparedData, latest_corrections, prepare
+from .rare import RareClasses, handle_rare
 from .sources import load_corrections, make_source
 from .split import stratified_split
 from .thresholds import as_mapping, as_rows
@@ -52,6 +53,7 @@ class TrainOutcome:
     path: Path
     metrics: dict
     promoted: bool
+    rare_classes: RareClasses | None = None
 
 
 def code_version() -> str:
@@ -132,6 +134,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
     registry_dir = Path(registry_dir).expanduser()
     prepared = prepared or load_data(config, progress)
     frame = stratified_sample(prepared.frame, config.data.sample, config.seed)
+    frame, rare = handle_rare(frame, config.data.min_class_count, config.data.rare_label)
     if len(frame) < 20:
         raise NotEnoughDataError(f"only {len(frame)} usable rows after cleaning; drop reasons: "
                                  f"{prepared.drop_reasons}")
@@ -179,6 +182,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
                 "drop_reasons": prepared.drop_reasons,
                 "label_counts": frame["label"].value_counts().sort_index().to_dict(),
                 "languages": language_mix.describe(train_df, train_languages),  # of the training rows
+                "rare_classes": rare.as_dict(),
                 **fit.rows,
             },
             "params": config.as_dict(),
@@ -201,7 +205,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
     log.info("wrote model version %s (test accuracy %s)", version, metrics.get("accuracy"))
     if promote:
         Registry(registry_dir, embedder_dir).promote(version)
-    return TrainOutcome(version=version, path=final, metrics=metrics, promoted=promote)
+    return TrainOutcome(version=version, path=final, metrics=metrics, promoted=promote, rare_classes=rare)
 
 
 def make_source_description(config: TrainConfig) -> str:
