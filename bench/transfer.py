@@ -19,13 +19,12 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from bench.machine import describe_cpu  # noqa: E402
-from stream.config import Settings  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.prepare import prepare  # noqa: E402
-from training.train import open_embedder  # noqa: E402
+from bench.machine import describe_cpu
+from stream.config import Settings
+from training.config import load_config
+from training.prepare import prepare
+from training.train import open_embedder
 
 SYNTHETIC = Path("/work/shared/datasets/support-tickets-synthetic/tickets.csv.gz")
 
