@@ -7,7 +7,7 @@ are the reference set and the German ones the queries (en→de), next to English
 against the other English tickets (en→en, leave-one-out). Similarity-weighted k-NN vote,
 k 10, weight exp(10 · (cos − 1)), as the knn block does.
 
-    .venv/bin/python bench/transfer.py --embedders multilingual-e5-small,e5-it-supcon --label queue
+    .venv/bin/python -m bench.transfer --embedders multilingual-e5-small,e5-it-supcon --label queue
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from training.config import load_config
 from training.prepare import prepare
 from training.train import open_embedder
 
-SYNTHETIC = Path("/work/shared/datasets/support-tickets-synthetic/tickets.csv.gz")
+SYNTHETIC = ROOT.parent / "shared" / "datasets" / "support-tickets-synthetic" / "tickets.csv.gz"  # beside the repo
 
 
 def knn_vote(ref: np.ndarray, ref_y: np.ndarray, query: np.ndarray, n_labels: int, k: int = 10,
