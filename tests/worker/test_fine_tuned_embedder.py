@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from stream.replay import load_rows, ticket_event
+from stream.devtools.replay import load_rows, ticket_event
 from tests.fixtures.models import ONE_THREAD, SHIPPED_DATA, train_into
-from tests.stream.conftest import worker_env
-from tests.stream.kafka_io import produce, read_topic
+from tests.fixtures.worker import worker_env
+from tests.fixtures.kafka_io import produce, read_topic
 from training.cli import main
 from training.train import stratified_sample
 
