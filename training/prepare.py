@@ -138,5 +138,6 @@ def prepare(batches: Iterable[pd.DataFrame], config: TrainConfig, corrections: M
     bar.close()
     frame = pd.DataFrame(rows, columns=["ticket_id", "text", "label", "language"])
     dropped = {r: reasons.get(r, 0) for r in DROP_REASONS}
-    log.info("read %d rows, kept %d, dropped %s, %d labels corrected", n_read, len(frame), dropped, n_corrected)
+    log.info("training rows read", extra={"rows_read": n_read, "kept": len(frame), "dropped": dropped,
+                                          "labels_corrected": n_corrected})
     return PreparedData(frame=frame, rows_read=n_read, drop_reasons=dropped, corrections_applied=n_corrected)

@@ -61,5 +61,5 @@ def handle_rare(frame: pd.DataFrame, min_count: int, fallback: str | None = None
     if still_rare:
         frame = frame[~frame["label"].isin(still_rare)].reset_index(drop=True)
     if report.summary():
-        log.warning("%s", report.summary())
+        log.warning("rare categories", extra={"summary": report.summary()})
     return frame, report

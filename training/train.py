@@ -202,7 +202,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    log.info("wrote model version %s (test accuracy %s)", version, metrics.get("accuracy"))
+    log.info("wrote model version", extra={"version": version, "test_accuracy": metrics.get("accuracy")})
     if promote:
         Registry(registry_dir, embedder_dir).promote(version)
     return TrainOutcome(version=version, path=final, metrics=metrics, promoted=promote, rare_classes=rare)

@@ -162,8 +162,8 @@ class OnnxEmbedder:
             log.warning("the int8 model's dynamic-quantization ops mostly run on CPU even with CUDA; "
                         "use variant 'fp32' (TICKETS_EMBED_VARIANT=fp32) on a GPU")
         session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
-        log.info("loaded embedder %s (dim %d, max_tokens %d, threads %s)",
-                 f"{manifest.name}-{variant}", manifest.dim, effective, threads or "default")
+        log.info("loaded embedder", extra={"embedder": f"{manifest.name}-{variant}", "dim": manifest.dim,
+                                           "max_tokens": effective, "threads": threads or "default"})
         return cls(session, tokenizer, manifest, variant=variant, sha256=recorded,
                    max_tokens=effective, folder=folder, truncation=truncation)
 

@@ -158,8 +158,9 @@ class Predictor:
         _check_files(version_dir, manifest)
         blocks = check_blocks(manifest["feature_blocks"])
         if manifest.get("preprocessing_version") != PREPROCESSING_VERSION:
-            log.warning("model %s was trained with preprocessing v%s, this code is v%s",
-                        manifest["version"], manifest.get("preprocessing_version"), PREPROCESSING_VERSION)
+            log.warning("model trained with another preprocessing version", extra={
+                "version": manifest["version"], "trained_preprocessing": manifest.get("preprocessing_version"),
+                "preprocessing": PREPROCESSING_VERSION})
         try:
             booster = lgb.Booster(model_file=str(version_dir / BOOSTER))
             thresholds = json.loads((version_dir / THRESHOLDS).read_text())
@@ -189,8 +190,8 @@ class Predictor:
         elif not needs_embedder(blocks):
             embedder = None
         references = load_references(version_dir, manifest, neighbours, manifest["labels"])
-        log.info("loaded model %s (%d labels, blocks %s)", manifest["version"], len(manifest["labels"]),
-                 "+".join(blocks))
+        log.info("loaded model", extra={"version": manifest["version"], "labels": len(manifest["labels"]),
+                                        "blocks": "+".join(blocks)})
         return cls(version=manifest["version"], labels=manifest["labels"], booster=booster, blocks=blocks,
                    thresholds=thresholds, lexical=lexical, embedder=embedder, embedding_linear=emb_linear,
                    neighbours=neighbours, route_booster=route_booster, manifest=manifest, references=references)

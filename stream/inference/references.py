@@ -74,8 +74,8 @@ def load_references(version_dir: Path, manifest: dict, neighbours, labels: Seque
     if not path.is_file():
         if NEIGHBOURS_META in (manifest.get("files") or {}):
             raise ModelLoadError(version_dir, f"{NEIGHBOURS_META} is listed in the manifest but missing")
-        log.info("model %s has no %s: predictions carry no neighbour evidence", manifest.get("version"),
-                 NEIGHBOURS_META)
+        log.info("no reference tickets: predictions carry no neighbour evidence",
+                 extra={"version": manifest.get("version"), "missing": NEIGHBOURS_META})
         return None
     try:
         references = _read(path)

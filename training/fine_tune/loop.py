@@ -79,7 +79,7 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int, losses
         folder.rename(old)
     tmp.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
-    log.info("checkpoint at step %d in %s", step, folder)
+    log.info("checkpoint", extra={"step": step, "folder": str(folder)})
 
 
 def load_checkpoint(folder: Path, meta: dict, model, optimizer, scheduler) -> tuple[int, list[float]]:
@@ -115,7 +115,7 @@ def train_loop(model, texts: list[str], y: np.ndarray, settings: LoopSettings, c
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (settings.steps - s) / max(1, settings.steps - warmup))))
     start, losses = load_checkpoint(checkpoint, meta, model, optimizer, scheduler)
     if start:
-        log.info("resuming from step %d of %d", start, settings.steps)
+        log.info("resuming", extra={"step": start, "steps": settings.steps})
     by_label = group_by_label(y)
     loss_fn = loss_function(settings.loss)
     began = last_checkpoint = time.monotonic()
@@ -145,8 +145,8 @@ def train_loop(model, texts: list[str], y: np.ndarray, settings: LoopSettings, c
                 save_checkpoint(checkpoint, model, optimizer, scheduler, step, losses, meta)
                 last_checkpoint = time.monotonic()
             if deadline is not None and time.monotonic() >= deadline and step < settings.steps:
-                log.info("time budget of %.2f min reached at step %d of %d", settings.max_minutes, step,
-                         settings.steps)
+                log.info("time budget reached", extra={"max_minutes": settings.max_minutes, "step": step,
+                                                       "steps": settings.steps})
                 break
     if window:
         losses.append(float(np.mean(window)))

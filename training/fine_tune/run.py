@@ -157,7 +157,7 @@ def fine_tune_embedder(config: TrainConfig, embedder_dir, *, base: str, name: st
                             seed=params.seed, max_minutes=max_minutes, checkpoint_minutes=checkpoint_minutes)
     result = train_loop(model, train_texts, y_train, settings, work / "checkpoint", meta, progress)
     after = knn_accuracy(_encode(model, held_texts), y_held)
-    log.info("held-out kNN accuracy after %d steps: %.4f", result.steps_done, after)
+    log.info("held-out kNN accuracy", extra={"steps": result.steps_done, "accuracy": round(after, 4)})
 
     model.max_seq_length = full_length  # the export declares the parent's token limit, not the training crop
     hf_dir = work / "hf"
