@@ -23,6 +23,7 @@ CONTRACT = {  # docs/architecture.md, "Metrics"
     "tickets_model_ready": ("gauge", set()),
     "tickets_model_load_failures_total": ("counter", set()),
     "tickets_consumer_lag": ("gauge", {"topic", "partition"}),
+    "tickets_stage_cpu_seconds_total": ("counter", {"stage"}),
 }
 
 
@@ -49,6 +50,7 @@ def _touch_everything(metrics):
     metrics.set_model("v1", "e5@abc-int8")
     metrics.model_load_failures.inc()
     metrics.consumer_lag.labels(topic="tickets.raw", partition="0").set(5)
+    metrics.stage_cpu_seconds.labels(stage="embed").inc(0.01)
 
 
 def test_every_contract_metric_is_exported_with_its_type_and_labels():
