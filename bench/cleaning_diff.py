@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from stream.inference import clean as new_clean
 
 DATA = ROOT / "data" / "it-service-tickets" / "tickets.csv.gz"
+#: The last single-module cleaning (PREPROCESSING_VERSION "1"); later versions span several modules.
+V1_REF = "b32c28a"
 
 
 def load_old_clean(ref: str):
@@ -36,7 +38,11 @@ def load_old_clean(ref: str):
     spec = importlib.util.spec_from_file_location("old_clean", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module          # dataclasses look their module up there
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:
+        raise SystemExit(f"the cleaning at {ref} is not a single module ({exc}); compare against a ref whose "
+                         f"clean.py imports only the standard library, e.g. {V1_REF}") from None
     return module
 
 
@@ -47,7 +53,8 @@ def assembled(module, document: str) -> tuple[str, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ref", default="main", help="git ref of the old cleaning (default: main)")
+    ap.add_argument("--ref", default=V1_REF, help=f"git ref of the old cleaning (default: {V1_REF}, the last "
+                                                   "cleaning of PREPROCESSING_VERSION 1)")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--column", default="Document")
     ap.add_argument("--examples", type=int, default=5)

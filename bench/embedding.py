@@ -122,14 +122,14 @@ def main(argv=None) -> int:
         for round_no in range(args.repeat):
             for engine in engines if round_no % 2 == 0 else engines[::-1]:
                 out = Path(tmp) / f"{engine}.npy"
-                cmd = [sys.executable, __file__, "--engine", engine, "--vectors", str(out), "--n", str(args.n),
+                cmd = [sys.executable, "-m", "bench.embedding", "--engine", engine, "--vectors", str(out), "--n", str(args.n),
                        "--batch-size", str(args.batch_size), "--threads", str(args.threads),
                        "--max-tokens", str(args.max_tokens), "--embedder-dir", args.embedder_dir,
                        "--name", args.name]
                 if args.max_batch_tokens:
                     cmd += ["--max-batch-tokens", str(args.max_batch_tokens)]
                 print(f"round {round_no + 1}/{args.repeat}: {ENGINES[engine]} …", file=sys.stderr, flush=True)
-                done = subprocess.run(cmd, capture_output=True, text=True)
+                done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
                 if done.returncode != 0:
                     print(done.stderr, file=sys.stderr)
                     return done.returncode

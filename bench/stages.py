@@ -23,7 +23,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -70,7 +70,7 @@ def parse_config(spec: str, base: Settings) -> Config:
         folder = folder / (folder / "PROMOTED").read_text().strip()
     if not (folder / "manifest.json").is_file():
         raise SystemExit(f"{path} is neither a registry with a promoted version nor a version folder")
-    return Config(label, folder, replace(base, **overrides), clock=StageClock())
+    return Config(label, folder, base.model_copy(update=overrides), clock=StageClock())
 
 
 def run_one(config: Config, raw: list[bytes]) -> None:
