@@ -14,8 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas import validate_json_schema
-from stream.config import Settings
-from stream.worker.live_model import load_predictor
 from tests.fixtures.hostile_tickets import cases, encode, raw_records, ticket
 from tests.fixtures.inprocess_worker import handle, in_process_worker
 
@@ -23,11 +21,8 @@ DLQ_BOUND = 16 * 1024  # the smallest bound allowed: every cut is exercised
 
 
 @pytest.fixture(scope="module")
-def predictor(trained_registry, e5_embedders_root):
-    registry, version = trained_registry
-    settings = Settings.from_env({"TICKETS_REGISTRY_DIR": str(registry),
-                                  "TICKETS_EMBEDDER_DIR": str(e5_embedders_root), "TICKETS_EMBED_MAX_TOKENS": "128"})
-    return load_predictor(registry / version, settings)
+def predictor(worker_predictor):
+    return worker_predictor
 
 
 @pytest.fixture(scope="module")

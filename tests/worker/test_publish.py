@@ -103,14 +103,8 @@ def test_a_record_the_broker_refuses_comes_back_and_the_others_are_published(kaf
 
 
 @pytest.fixture(scope="module")
-def predictor(trained_registry, e5_embedders_root):
-    from stream.config import Settings
-    from stream.worker.live_model import load_predictor
-
-    registry, version = trained_registry
-    settings = Settings.from_env({"TICKETS_REGISTRY_DIR": str(registry),
-                                  "TICKETS_EMBEDDER_DIR": str(e5_embedders_root), "TICKETS_EMBED_MAX_TOKENS": "128"})
-    return load_predictor(registry / version, settings)
+def predictor(worker_predictor):
+    return worker_predictor
 
 
 def _handle_on_broker(kafka_bootstrap, topics, predictor, values, classified_max, dlq_max, keys=None, **env):
