@@ -29,6 +29,7 @@ from stream.kafka.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES, dead_letter_bytes, f
 from stream.downstream.batching import Batch
 from stream.downstream.clients import consumer_kwargs, producer_kwargs
 from stream.downstream.exceptions import DependencyUnavailable
+from stream.downstream.health import ConsumerHealth
 
 log = logging.getLogger(__name__)
 #: Longest reason quoted in a log line (the dead letter keeps the full one).
@@ -70,6 +71,7 @@ class _RestartFromCommitted(ConsumerRebalanceListener):
             committed = await consumer.committed(tp)
             if committed is not None:
                 consumer.seek(tp, committed)
+        self._loop.health.assigned(consumer.assignment())
         log.info("partitions assigned", extra={"partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)})
 
 
@@ -77,16 +79,19 @@ class ConsumerLoop:
     """A manual-commit consumer of ``topics`` in ``group_id`` running one :class:`RecordHandler`.
 
     ``max_records``/``max_age_s`` say when a batch is due: by buffered items
-    or by the age of its first record (0: after every fetch).
+    or by the age of its first record (0: after every fetch). ``health`` is
+    told of every poll and assignment, and refreshes its lag gauge.
     """
 
     def __init__(self, settings: Settings, handler: RecordHandler, *, topics: list[str], group_id: str,
-                 max_records: int = 50, max_age_s: float = 0.0, poll_s: float = 0.5):
+                 max_records: int = 50, max_age_s: float = 0.0, poll_s: float = 0.5,
+                 health: ConsumerHealth | None = None):
         self.settings = settings
         self.handler = handler
         self.topics = list(topics)
         self.group_id = group_id
         self.poll_s = poll_s
+        self.health = health or ConsumerHealth(handler.component)
         self.max_records = max_records
         self.batch = Batch(max_rows=max_records, max_age_s=max_age_s)
         self.dead_letter_max_bytes = int(getattr(settings, "dlq_max_bytes", DEFAULT_MAX_DEAD_LETTER_BYTES))
@@ -110,6 +115,7 @@ class ConsumerLoop:
                 wait_s = self.poll_s if self.batch.empty else min(self.batch.seconds_left(), self.poll_s)
                 records = await self.consumer.getmany(timeout_ms=max(1, int(wait_s * 1000)),
                                                       max_records=self.max_records)
+                self.health.polled()
                 epoch = self.assignment_epoch
                 for message in (m for messages in records.values() for m in messages):
                     if self.assignment_epoch != epoch:
@@ -117,6 +123,7 @@ class ConsumerLoop:
                     await self.process(message)
                 if self.batch.due():
                     await self.flush()
+                await self.health.report_lag(self.consumer)
             if not self.batch.empty:
                 await self.flush()
         finally:

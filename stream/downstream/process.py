@@ -1,4 +1,4 @@
-"""Running a downstream consumer as a process: logging, topics, /metrics, clean stop on SIGTERM.
+"""Running a downstream consumer as a process: logging, topics, /metrics + probes, clean stop on SIGTERM.
 
 Shared by ``python -m stream notifier``, ``sink`` and ``interactivity`` so the
 three start and stop the same way.
@@ -10,7 +10,7 @@ import logging
 import signal
 from typing import Awaitable, Callable
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from stream.config import Settings
 
@@ -29,20 +29,30 @@ def stop_event_on_signals() -> asyncio.Event:
     return stop
 
 
-def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> None:
-    if port:
-        start_http_server(port, addr=host, registry=registry)
-        log.info("metrics served", extra={"url": f"http://{host}:{port}/metrics"})
-
-
 def run_downstream(settings: Settings, own, metrics, topics: list[str], make_runner) -> int:
     """The life of a downstream process: log its settings (secrets redacted), serve ``/metrics``,
-    then run ``make_runner(metrics).run`` over ``topics`` until SIGTERM. Returns the exit code."""
+    ``/healthz`` and ``/readyz`` on ``own.metrics_port`` (0: none), then run ``make_runner(metrics).run``
+    over ``topics`` until SIGTERM. Returns the exit code."""
     log.info("settings", extra={"settings": own.redacted()})
-    serve_metrics(metrics.registry, settings.web_host, own.metrics_port)
     runner = make_runner(metrics)
-    asyncio.run(run_consumer(settings, topics, runner.run))
+    asyncio.run(_serve_and_run(settings, topics, runner, metrics.registry, own.metrics_port))
     return 0
+
+
+async def _serve_and_run(settings: Settings, topics: list[str], runner, registry: CollectorRegistry,
+                         port: int) -> None:
+    from stream.downstream.endpoints import serve
+
+    site = None
+    if port:
+        site = await serve(runner.health, registry, settings.web_host, port)
+        log.info("metrics and probes served", extra={"url": f"http://{settings.web_host}:{port}/metrics",
+                                                     "probes": ["/healthz", "/readyz"]})
+    try:
+        await run_consumer(settings, topics, runner.run)
+    finally:
+        if site is not None:
+            await site.cleanup()
 
 
 async def run_consumer(settings: Settings, topics: list[str], body: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -25,6 +25,7 @@ from typing import Callable
 
 from stream.config import Settings
 from stream.kafka.dlq import failure_reason
+from stream.downstream.health import ConsumerHealth
 from stream.downstream.loop import ConsumerLoop
 from stream.downstream.settings import SnowflakeSettings
 from stream.sink.connection import connect
@@ -61,9 +62,19 @@ class SnowflakeSink:
         kafka = settings.kafka
         self._table_of = {kafka.topic_classified: snowflake.table_classified,
                           kafka.topic_feedback: snowflake.table_feedback}
+        self.health = ConsumerHealth(COMPONENT, self.metrics.registry, check_target=self._check_session)
         self.loop = ConsumerLoop(settings, self, topics=[kafka.topic_classified, kafka.topic_feedback],
                                  group_id=snowflake.group_id, max_records=snowflake.batch_size,
-                                 max_age_s=snowflake.batch_interval_s, poll_s=1.0)
+                                 max_age_s=snowflake.batch_interval_s, poll_s=1.0, health=self.health)
+
+    async def _check_session(self) -> None:
+        """Raise unless a Snowflake session is open (a failed write drops it until a retry reconnects).
+
+        The last write's outcome, not a new query: a probe must not compete with the
+        flush for the one connection, nor keep a warehouse awake.
+        """
+        if self._tables is None:
+            raise ConnectionError("no open Snowflake session (connecting, or the last write failed)")
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         await self._open_tables_with_retry()
@@ -156,6 +167,7 @@ class SnowflakeSink:
                     await asyncio.to_thread(self._open_tables)
                 await asyncio.to_thread(self._tables.merge, self._spec(table), rows)
                 self.metrics.rows_written.labels(table).inc(len(rows))
+                self.health.side_effect()
                 log.debug("merged", extra={"rows": len(rows), "table": table})
                 return
             except Exception as exc:  # noqa: BLE001 - sorted below: passing, or refused for good

@@ -5,7 +5,9 @@ secret. The signature is checked on the raw body before anything is parsed;
 refused requests get 401 and are counted by reason. A genuine
 ``block_actions`` payload from one of our messages yields one FeedbackEvent
 per action on ``tickets.feedback``, keyed by ticket id, produced before we
-answer 200 (so Slack retries if we could not produce).
+answer 200 (so Slack retries if we could not produce). The clicked message is
+then rewritten in the background (:mod:`stream.slack.updates`): Slack's
+3-second window covers the answer, not the ``chat.update``.
 
 A signed request can be replayed for as long as its timestamp is fresh, so
 each action is identified by the click itself (action id, message ts, user,
@@ -39,6 +41,7 @@ from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION
 from stream.slack.exceptions import BadInteraction
 from stream.slack.metrics import SlackMetrics
 from stream.slack.signing import rejection
+from stream.slack.updates import MessageUpdates
 
 log = logging.getLogger(__name__)
 PATH = "/slack/interactivity"
@@ -155,6 +158,11 @@ class ReplayGuard:
 
 def parse_request(body: bytes) -> list:
     """The FeedbackEvents of a signed form body; :class:`BadInteraction` for anything unusable."""
+    return read_request(body)[1]
+
+
+def read_request(body: bytes) -> tuple[object, list]:
+    """``(payload, FeedbackEvents)`` of a signed form body; :class:`BadInteraction` for anything unusable."""
     try:
         form = parse_qs(body.decode("utf-8"), strict_parsing=True)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -170,15 +178,19 @@ def parse_request(body: bytes) -> list:
         events = feedback_from_payload(payload)
         for event in events:
             event.to_json_bytes()  # text that cannot be encoded (a lone surrogate) fails here, not after the 200
-        return events
+        return payload, events
     except BadInteraction:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. a FeedbackEvent field out of contract: the client's problem
         raise BadInteraction(failure_reason(exc)[1]) from None
 
 
-def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: SlackMetrics) -> web.Application:
-    """The aiohttp app; ``producer`` is a started ``AIOKafkaProducer`` (owned by the caller)."""
+def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: SlackMetrics,
+               updates: MessageUpdates | None = None) -> web.Application:
+    """The aiohttp app; ``producer`` is a started ``AIOKafkaProducer`` (owned by the caller).
+
+    With ``updates``, each recorded click rewrites the clicked message after the 200 has gone out.
+    """
     replays = ReplayGuard(slack.replay_window_s)
 
     async def interactivity(request: web.Request) -> web.Response:
@@ -190,10 +202,11 @@ def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: Sl
             log.warning("refused an interactivity request", extra={"remote": request.remote, "reason": reason})
             return web.Response(status=401, text=reason)
         try:
-            events = parse_request(body)
+            payload, events = read_request(body)
         except BadInteraction as exc:
             log.warning("unusable interactivity payload", extra={"error": str(exc)[:300]})
             return web.Response(status=400, text=f"unusable payload: {exc}"[:1000])
+        recorded = []
         for event in events:
             if not replays.claim(event.event_id):
                 metrics.requests_rejected.labels(REPLAY).inc()
@@ -207,8 +220,11 @@ def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: Sl
                 log.error("could not produce feedback", extra={"ticket_id": event.ticket_id, "error": str(exc)})
                 return web.Response(status=503, text="feedback topic unavailable, retry")
             metrics.feedback_events.inc()
+            recorded.append(event)
             log.info("feedback", extra={"ticket_id": event.ticket_id, "previous_category": event.previous_category,
                                      "corrected_category": event.corrected_category, "user": event.user})
+        if recorded and updates is not None:
+            updates.schedule(payload, recorded)  # runs after this 200: Slack's 3-second window is for the answer
         return web.Response(status=200)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -218,6 +234,11 @@ def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: Sl
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application(client_max_size=1024 * 1024)
+    if updates is not None:
+        async def drain_updates(_app: web.Application) -> None:
+            await updates.drain()
+
+        app.on_shutdown.append(drain_updates)
     app.router.add_post(PATH, interactivity)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)

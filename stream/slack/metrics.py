@@ -17,6 +17,7 @@ class SlackMetrics(MetricsContainer):
     errors: Counter             # Slack API errors, by Slack's error code (ratelimited, channel_not_found, …)
     requests_rejected: Counter  # interactivity requests refused, by reason: missing_headers|stale|bad_signature
     feedback_events: Counter    # FeedbackEvents produced from button clicks and selections
+    message_updates: Counter    # clicked messages rewritten with the answer, by outcome: updated|failed|skipped
 
 
 def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> SlackMetrics:
@@ -34,4 +35,7 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> S
                                   ["reason"], registry=registry),
         feedback_events=Counter(f"{p}feedback_events_total", "FeedbackEvents produced from Slack interactions.",
                                 registry=registry),
+        message_updates=Counter(f"{p}slack_message_updates_total",
+                                "Clicked messages updated with who answered and how (chat.update), by outcome.",
+                                ["outcome"], registry=registry),
     )

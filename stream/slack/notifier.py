@@ -19,6 +19,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from stream.config import Settings
+from stream.downstream.health import ConsumerHealth
 from stream.downstream.loop import ConsumerLoop
 from stream.downstream.settings import SlackSettings
 from stream.inference.exceptions import ModelLoadError
@@ -71,6 +72,8 @@ class Notifier:
         if pruned := self.store.prune():
             log.info("forgot posted events older than the retention", extra={"events": pruned})
         self.poster = None if slack.dry_run else SlackPoster(make_client(slack), slack, self.metrics)
+        self.health = ConsumerHealth(COMPONENT, self.metrics.registry,
+                                     check_target=None if self.poster is None else self.poster.check_auth)
 
     component = COMPONENT
     # the posted-events store and Slack's history (the crash check) are infrastructure, not the record:
@@ -112,6 +115,7 @@ class Notifier:
             self.store.forget(event.event_id)
             raise
         self.store.confirm(event.event_id, channel, ts)
+        self.health.side_effect()
         log.info("posted", extra={"ticket_id": event.ticket_id, "channel": channel, "ts": ts})
         return "posted"
 
@@ -134,7 +138,7 @@ class Notifier:
         """Consume until ``stop`` is set; offsets are committed after each handled batch."""
         kafka = self.settings.kafka
         loop = ConsumerLoop(self.settings, self, topics=[kafka.topic_classified], group_id=self.slack.group_id,
-                            max_records=50, max_age_s=0.0)
+                            max_records=50, max_age_s=0.0, health=self.health)
         log.info("notifier consuming", extra={"topic": kafka.topic_classified, "group_id": self.slack.group_id,
                                               "slack": "dry run" if self.slack.dry_run else self.slack.api_url})
         try:

@@ -89,6 +89,10 @@ class SlackPoster:
                 log.info("the failed post had gone through; not posting again", extra={"channel": channel, "ts": ts})
                 return ts
 
+    async def check_auth(self) -> None:
+        """Raise unless Slack answers ``auth.test`` for our token (the notifier's readiness)."""
+        await self._client.auth_test()
+
     async def _posted_meanwhile(self, channel: str, event_id: str, since: float) -> str | None:
         try:
             return await self.find_posted(channel, event_id, since - 5.0)

@@ -41,7 +41,16 @@ async def _serve_interactivity(settings: Settings, slack: SlackSettings) -> None
     await ensure_topics(settings.kafka, [settings.kafka.topic_feedback])
     producer = AIOKafkaProducer(**producer_kwargs(settings.kafka, "ticket-classifier-interactivity"))
     await producer.start()
-    runner = web.AppRunner(create_app(slack, settings.kafka, producer, create()))
+    metrics = create()
+    updates = None
+    if slack.dry_run:
+        log.warning("no TICKETS_SLACK_BOT_TOKEN: clicks are recorded but the clicked messages are not updated")
+    else:
+        from stream.slack.poster import make_client
+        from stream.slack.updates import MessageUpdates
+
+        updates = MessageUpdates(make_client(slack), metrics)
+    runner = web.AppRunner(create_app(slack, settings.kafka, producer, metrics, updates))
     await runner.setup()
     site = web.TCPSite(runner, slack.interactivity_host, slack.interactivity_port)
     await site.start()
@@ -51,4 +60,6 @@ async def _serve_interactivity(settings: Settings, slack: SlackSettings) -> None
         await stop_event_on_signals().wait()
     finally:
         await runner.cleanup()
+        if updates is not None:
+            await updates.close()
         await producer.stop()

@@ -161,6 +161,7 @@ async def report_lag(worker) -> None:
     """
     gauge = worker.metrics.consumer_lag
     assigned = worker.raw_assignment()
+    worker.metrics.assigned_partitions.set(len(assigned))
     seen = set()
     for tp in assigned:
         highwater = worker.app.consumer.highwater(tp)
@@ -204,5 +205,7 @@ def register(worker) -> None:
 
     @app.on_rebalance_complete.connect
     async def on_rebalance_complete(sender, **kwargs):
-        log.info("partitions assigned", extra={"partitions": [tp.partition for tp in worker.raw_assignment()]})
+        assigned = worker.raw_assignment()
+        worker.metrics.assigned_partitions.set(len(assigned))
+        log.info("partitions assigned", extra={"partitions": [tp.partition for tp in assigned]})
 

@@ -44,6 +44,7 @@ class WorkerMetrics(MetricsContainer):
     model_ready: Gauge
     model_load_failures: Counter
     consumer_lag: Gauge
+    assigned_partitions: Gauge
     stage_cpu_seconds: Counter
 
     def set_model(self, version: str, embedder: str) -> None:
@@ -104,6 +105,10 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
         consumer_lag=Gauge(
             f"{p}consumer_lag", "Messages behind the partition's high watermark (highwater - next offset to process).",
             ["topic", "partition"], registry=registry,
+        ),
+        assigned_partitions=Gauge(
+            f"{p}assigned_partitions", "Raw-topic partitions assigned to this worker (0: serving /classify only).",
+            registry=registry,
         ),
         # A counter, not a histogram: per-ticket cost is rate(stage) / rate(consumed), and ten
         # stages x buckets would be a lot of series for one division.

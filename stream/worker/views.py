@@ -100,14 +100,18 @@ def register(worker) -> None:
 
     @app.page("/readyz")
     class Readyz(View):
-        """Readiness: a model is loaded and raw-topic partitions are assigned."""
+        """Readiness of the HTTP API: a model is loaded (``consuming`` says whether partitions are assigned).
+
+        Not tied to owning a partition: replicas beyond the partition count serve ``/classify`` too.
+        """
 
         async def get(self, request):
             partitions = [tp.partition for tp in worker.raw_assignment()]
-            ready = worker.holder.ready and bool(partitions)
+            ready = worker.holder.ready
             predictor = worker.holder.predictor
             body = {
                 "ready": ready,
+                "consuming": bool(partitions),
                 "model_loaded": worker.holder.ready,
                 "model_version": worker.holder.version,
                 "embedder_id": getattr(predictor, "embedder_id", None),

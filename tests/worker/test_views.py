@@ -175,3 +175,26 @@ def test_healthz_answers_while_a_batch_is_being_classified(trained_registry, e5_
         served.close()
     assert status == 200
     assert max(latencies) < 0.5, latencies
+
+
+def test_readyz_is_ready_to_serve_without_owning_a_partition(api):
+    """A replica beyond the partition count serves /classify: ready, with ``consuming`` false and the gauge at 0."""
+    status, body = api.run(api.request("GET", "/readyz"))
+    document = json.loads(body)
+    assert status == 200 and document["ready"] is True and document["model_loaded"] is True
+    assert document["consuming"] is False and document["assigned_partitions"] == []
+    status, body = api.post(encode(ticket("no-partition")))
+    assert status == 200 and json.loads(body)["ticket_id"] == "no-partition"
+    status, body = api.run(api.request("GET", "/metrics"))
+    assert b"tickets_assigned_partitions 0.0" in body
+    assert b"process_cpu_seconds_total" in body and b"python_gc_objects_collected_total" in body
+
+
+def test_readyz_is_503_without_a_model(trained_registry, e5_embedders_root):
+    registry, _ = trained_registry
+    served = Api(create_worker_app(_settings(registry, e5_embedders_root)))  # nothing loaded yet
+    try:
+        status, body = served.run(served.request("GET", "/readyz"))
+    finally:
+        served.close()
+    assert status == 503 and json.loads(body)["ready"] is False
