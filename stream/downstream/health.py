@@ -9,8 +9,9 @@ exits long before).
 *Ready* (``/readyz``): alive, the consumer has joined its group (the
 assignment was handed to it, possibly empty), and the side-effect target
 answers: Slack's ``auth.test`` for the notifier (a dry run has no target), an
-open Snowflake session for the sink. The target check is cached for
-:data:`TARGET_TTL_S` so probes do not hammer Slack's rate limits.
+open Snowflake session for the sink. A successful target check is trusted for
+:data:`TARGET_TTL_S` so probes do not eat into Slack's rate limits; a failed
+one is checked again on the next probe.
 
 Lag is measured as the worker does: the partition's high watermark as the
 consumer saw it on its last fetch, minus the next offset to hand to the
@@ -117,7 +118,8 @@ class ConsumerHealth:
         if self._check_target is None:
             return None
         now = time.monotonic()
-        if self._target is None or now - self._target[0] > self.target_ttl_s:
+        # a success is trusted for the TTL; a failure is checked again on the next probe
+        if self._target is None or self._target[1] is not None or now - self._target[0] > self.target_ttl_s:
             try:
                 await self._check_target()
                 error = None

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from tests.fixtures.prometheus import PromQLError, free_port, start_prometheus
 from tests.ops.dashboard_queries import dashboard_queries, evaluate_all, grafana_to_promql
+from stream.prometheus import process_registry
 from tests.ops.metric_containers import build_all, containers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,9 +42,10 @@ def feed(metrics: list, wave: int) -> None:
 def scraped(tmp_path_factory):
     """A real Prometheus (with the alerting rules) that scraped two waves of traffic on every metric.
 
-    Every metrics container is built on one registry served over loopback HTTP.
+    Every metrics container is built on one registry served over loopback HTTP, with the
+    process, platform and GC collectors every component's registry carries.
     """
-    registry = CollectorRegistry()
+    registry = process_registry()
     metrics = [m for container in containers(registry) for m in container]
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
