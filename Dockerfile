@@ -121,8 +121,8 @@ COPY --from=venv /opt/venv /opt/venv
 COPY --from=embedder /opt/ticket-classifier/embedders /opt/ticket-classifier/embedders
 USER 10001:10001
 EXPOSE 6066
-# Slim images have no curl: ask /healthz with the interpreter. (Only the worker
-# serves /healthz; run the other processes with --no-healthcheck or override it.)
+# Slim images have no curl: ask /healthz with the interpreter, on the port of the
+# role PID 1 runs (worker, notifier, interactivity or sink; see stream/healthcheck.py).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request as r; r.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('TICKETS_WEB_PORT', '6066'), timeout=4)"]
+  CMD ["python", "-m", "stream.healthcheck"]
 CMD ["python", "-m", "stream", "worker"]

@@ -119,15 +119,23 @@ def healthcheck_command() -> list[str]:
     return json.loads(check[check.index(" CMD ") + len(" CMD "):])
 
 
-def test_healthcheck_asks_healthz_with_python():
+def test_healthcheck_asks_the_running_role_with_python():
     command = healthcheck_command()
-    assert command[:2] == ["python", "-c"] and "urllib" in command[2] and "/healthz" in command[2]
-    assert not any("curl" in part for part in command)
+    assert command == ["python", "-m", "stream.healthcheck"]
+    source = (ROOT / "stream" / "healthcheck.py").read_text()
+    imports = re.findall(r"^(?:from|import) (\S+)", source, re.MULTILINE)
+    assert all(not name.startswith(("stream", "training")) for name in imports), "it must not load the app"
+
+
+# Each role, the port variable it serves /healthz on, and a process whose command line says the role.
+ROLES = [("worker", "TICKETS_WEB_PORT"), ("notifier", "TICKETS_SLACK_METRICS_PORT"),
+         ("interactivity", "TICKETS_SLACK_INTERACTIVITY_PORT"), ("sink", "TICKETS_SINK_METRICS_PORT")]
 
 
 @pytest.mark.parametrize("status, healthy", [(200, True), (503, False), (None, False)])
-def test_healthcheck_one_liner_follows_healthz(status, healthy):
-    """Run the image's HEALTHCHECK command against a local /healthz answering ``status``."""
+@pytest.mark.parametrize("role, variable", ROLES)
+def test_healthcheck_follows_the_role_s_healthz(role, variable, status, healthy):
+    """Run the image's HEALTHCHECK against a local /healthz answering ``status``, for a process of ``role``."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - the http.server API
@@ -143,14 +151,31 @@ def test_healthcheck_one_liner_follows_healthz(status, healthy):
         server.server_close()  # nothing listens: connection refused
     else:
         threading.Thread(target=server.serve_forever, daemon=True).start()
+    # a stand-in main process whose command line reads "python ... -m stream ROLE"
+    main = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "stream", role])
     try:
-        command = [sys.executable, *healthcheck_command()[1:]]
-        result = subprocess.run(command, env={"TICKETS_WEB_PORT": str(port)}, capture_output=True, timeout=30)
+        command = [sys.executable, *healthcheck_command()[1:], "--pid", str(main.pid)]
+        wrong_ports = {v: "1" for _, v in ROLES if v != variable}  # only the role's own variable may be used
+        result = subprocess.run(command, env={**wrong_ports, variable: str(port), "PYTHONPATH": str(ROOT)},
+                                capture_output=True, timeout=30)
     finally:
+        main.kill()
+        main.wait()
         if status is not None:
             server.shutdown()
             server.server_close()
     assert (result.returncode == 0) == healthy, result.stderr.decode()
+
+
+def test_healthcheck_of_a_one_shot_command_is_healthy():
+    main = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "stream", "registry"])
+    try:
+        result = subprocess.run([sys.executable, "-m", "stream.healthcheck", "--pid", str(main.pid)],
+                                env={"PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=30)
+    finally:
+        main.kill()
+        main.wait()
+    assert result.returncode == 0 and "nothing to ask" in result.stdout
 
 
 def test_dockerignore_keeps_the_context_to_what_is_copied():
