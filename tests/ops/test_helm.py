@@ -39,7 +39,8 @@ def test_every_template_renders_in_some_ci_scenario_and_optional_ones_stay_off_b
     never = templates - set().union(*rendered.values())
     assert not never, f"templates no ci/*-values.yaml scenario renders: {sorted(never)}"
     optional = {"notifier-deployment.yaml", "sink-deployment.yaml", "retrain-cronjob.yaml", "promote-job.yaml",
-                "servicemonitor.yaml", "prometheusrule.yaml", "hpa.yaml", "networkpolicy.yaml"}
+                "servicemonitor.yaml", "prometheusrule.yaml", "hpa.yaml", "networkpolicy.yaml",
+                "ingress.yaml", "scaledobject.yaml"}
     assert not rendered["default"] & optional, f"on by default: {sorted(rendered['default'] & optional)}"
 
 

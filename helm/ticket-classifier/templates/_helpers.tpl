@@ -234,3 +234,10 @@ HTTPS egress (Slack, Snowflake) and metrics ingress.
     - port: {{ .port }}
       protocol: TCP
 {{- end }}
+
+{{/*
+The claim holding the notifier's dedupe store: the existing one, or the one the chart creates.
+*/}}
+{{- define "ticket-classifier.notifierStateClaim" -}}
+{{- .Values.notifier.persistence.existingClaim | default (printf "%s-notifier-state" (include "ticket-classifier.fullname" .)) -}}
+{{- end }}
