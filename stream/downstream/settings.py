@@ -39,7 +39,8 @@ class SlackSettings(TicketsSettings):
     doc_title: ClassVar[str] = "Slack notifier and interactivity"
     model_config = SettingsConfigDict(env_prefix=PREFIX + "SLACK_")
 
-    bot_token: SecretStr = Field(SecretStr(""), description="bot token; empty: dry run, log only")
+    bot_token: SecretStr = Field(SecretStr(""), description=(
+        "bot token; empty: dry run, log only (interactivity: clicks are recorded, messages not updated)"))
     signing_secret: SecretStr = Field(SecretStr(""), description="signing secret of the interactivity endpoint")
     api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (a test double points here)")
     channel_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, description=(
@@ -61,7 +62,7 @@ class SlackSettings(TicketsSettings):
     interactivity_host: str = Field("0.0.0.0", description="bind address of the interactivity endpoint")
     interactivity_port: int = Field(3000, ge=0, le=65535, description="port of the interactivity endpoint")
     replay_window_s: int = Field(300, ge=1, description="how long a signed request stays valid (Slack's 5 minutes)")
-    metrics_port: int = Field(9102, ge=0, le=65535, description="notifier's /metrics; 0: off")
+    metrics_port: int = Field(9102, ge=0, le=65535, description="notifier's /metrics, /healthz and /readyz; 0: off")
 
     @field_validator("channel_map", mode="before")
     @classmethod
@@ -129,7 +130,7 @@ class SnowflakeSettings(TicketsSettings):
     group_id: str = Field("ticket-classifier-sink", validation_alias="TICKETS_SINK_GROUP_ID",
                           description="consumer group of the sink")
     metrics_port: int = Field(9103, ge=0, le=65535, validation_alias="TICKETS_SINK_METRICS_PORT",
-                              description="sink's /metrics; 0: off")
+                              description="sink's /metrics, /healthz and /readyz; 0: off")
 
     @model_validator(mode="before")
     @classmethod
