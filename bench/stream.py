@@ -178,7 +178,8 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 180) -> 
             raise SystemExit(f"worker exited with {process.returncode}; see its log")
         try:
             with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
+                # ready to serve is not enough: latencies must not include the group join
+                if response.status == 200 and json.loads(response.read()).get("consuming", True):
                     return
         except OSError:
             pass

@@ -24,6 +24,7 @@ CONTRACT = {  # docs/architecture.md, "Metrics"
     "tickets_model_load_failures_total": ("counter", set()),
     "tickets_consumer_lag": ("gauge", {"topic", "partition"}),
     "tickets_stage_cpu_seconds_total": ("counter", {"stage"}),
+    "tickets_assigned_partitions": ("gauge", set()),
 }
 
 
@@ -51,12 +52,20 @@ def _touch_everything(metrics):
     metrics.model_load_failures.inc()
     metrics.consumer_lag.labels(topic="tickets.raw", partition="0").set(5)
     metrics.stage_cpu_seconds.labels(stage="embed").inc(0.01)
+    metrics.assigned_partitions.set(2)
 
 
 def test_every_contract_metric_is_exported_with_its_type_and_labels():
     metrics = create(CollectorRegistry())
     _touch_everything(metrics)
     assert _exported(metrics) == CONTRACT
+
+
+def test_a_process_registry_carries_the_runtime_collectors_and_a_given_one_does_not():
+    own = create().render().decode()
+    assert "process_cpu_seconds_total" in own and "python_info" in own and "python_gc_collections_total" in own
+    given = create(CollectorRegistry()).render().decode()
+    assert "process_cpu_seconds_total" not in given and "python_info" not in given
 
 
 def test_each_container_has_its_own_registry():

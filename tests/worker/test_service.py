@@ -92,6 +92,32 @@ def test_two_workers_in_one_group_share_the_partitions(kafka_bootstrap, kafka_to
         assert consumed and float(consumed[0].split()[1]) > 0, "a worker did no work"
 
 
+def test_a_replica_beyond_the_partition_count_is_ready_and_serves_classify(
+        kafka_bootstrap, kafka_topics, kafka_group_id, trained_registry, e5_embedders_root, start_worker):
+    """Two workers, one partition: both Ready; one consumes, the other only serves the API."""
+    registry, _ = trained_registry
+    topics = kafka_topics(partitions=1)
+    env = worker_env(kafka_bootstrap, topics, registry, kafka_group_id("spare"),
+                     TICKETS_EMBEDDER_DIR=str(e5_embedders_root))
+    workers = [start_worker(env), start_worker(env)]
+    for worker in workers:
+        worker.wait_ready(120, consuming=False)
+    deadline = time.monotonic() + 60
+    states = []
+    while time.monotonic() < deadline:  # the group settles: one owner, one spare
+        states = [w.readyz() for w in workers]
+        if sorted(bool(body.get("consuming")) for _, body in states) == [False, True]:
+            break
+        time.sleep(0.5)
+    assert [status for status, _ in states] == [200, 200], states
+    assert sorted(bool(body["consuming"]) for _, body in states) == [False, True], states
+    spare = workers[[bool(body["consuming"]) for _, body in states].index(False)]
+    status, body = http("POST", f"{spare.url}/classify", json.dumps({"text": "my laptop screen is broken"}).encode())
+    assert status == 200 and json.loads(body)["category"]
+    metrics = http("GET", f"{spare.url}/metrics")[1].decode()
+    assert "tickets_assigned_partitions 0.0" in metrics
+
+
 def test_worker_without_a_promoted_model_exits_with_the_fix(tmp_path, kafka_bootstrap):
     env = {"TICKETS_REGISTRY_DIR": str(tmp_path / "empty-registry"),
            "TICKETS_KAFKA_BOOTSTRAP": f"kafka://{kafka_bootstrap}", "TICKETS_LOG_FORMAT": "json"}

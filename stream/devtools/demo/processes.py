@@ -60,8 +60,8 @@ class Supervisor:
                 raise RuntimeError(f"{child.name} exited with code {code}; see {child.log_path}:\n"
                                    + tail(child.log_path))
 
-    def wait_http(self, child: Child, url: str, timeout_s: float) -> None:
-        """Wait until ``url`` answers 200, failing early if the child dies."""
+    def wait_http(self, child: Child, url: str, timeout_s: float, accept=lambda body: True) -> None:
+        """Wait until ``url`` answers 200 with a body ``accept`` takes, failing early if the child dies."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if child.process.poll() is not None:
@@ -69,7 +69,7 @@ class Supervisor:
                                    f"see {child.log_path}:\n{tail(child.log_path)}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
+                    if response.status == 200 and accept(response.read()):
                         return
             except OSError:
                 pass

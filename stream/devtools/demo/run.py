@@ -188,7 +188,9 @@ def run_demo(options: DemoOptions) -> int:
         _write_pids(work / "pids.json", supervisor, broker)
         base_url = f"http://{settings.web_host}:{web_port}"
         print(f"• worker: starting (model {version}); logs in {work / 'logs'}", flush=True)
-        supervisor.wait_http(worker, f"{base_url}/readyz", timeout_s=180)
+        # Ready means "serves /classify"; the replay waits for the consumer to own its partitions too.
+        supervisor.wait_http(worker, f"{base_url}/readyz", timeout_s=180,
+                             accept=lambda body: json.loads(body).get("consuming", True))
         showcase = _showcase(options)
         mix = f"{options.tickets - len(showcase)} held-out + {len(showcase)} hand-written multilingual/HTML" \
             if showcase else "held-out"
