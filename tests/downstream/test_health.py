@@ -157,3 +157,54 @@ def test_a_loop_that_stops_polling_is_no_longer_alive():
     now[0] += 2
     ok, body = health.alive()
     assert not ok and body["last_poll_age_s"] == 61
+
+
+def test_the_notifier_process_serves_its_probes_on_the_metrics_port(kafka_bootstrap, kafka_topics, kafka_group_id,
+                                                                      tmp_path):
+    """``python -m stream notifier`` (dry run: no Slack target) as a process: /healthz, /readyz, /metrics."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from stream.devtools.broker import free_port
+    from stream.devtools.process import stop_process
+
+    topics = kafka_topics(2)
+    port = free_port()
+    env = {**os.environ, **topics.env(), "TICKETS_KAFKA_BOOTSTRAP": kafka_bootstrap,
+           "TICKETS_KAFKA_SESSION_TIMEOUT_S": "2", "TICKETS_KAFKA_HEARTBEAT_S": "0.3",
+           "TICKETS_SLACK_BOT_TOKEN": "", "TICKETS_SLACK_METRICS_PORT": str(port),
+           "TICKETS_SLACK_GROUP_ID": kafka_group_id("notifier-process"),
+           "TICKETS_SLACK_DEDUPE_PATH": str(tmp_path / "posted.sqlite"), "TICKETS_REGISTRY_DIR": str(tmp_path)}
+    log = open(tmp_path / "notifier.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "stream", "notifier"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
+
+    def get(path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except OSError:
+            return 0, b""
+
+    try:
+        deadline = time.monotonic() + 60
+        ready = (0, b"")
+        while time.monotonic() < deadline and ready[0] != 200 and process.poll() is None:
+            ready = get("/readyz")
+            time.sleep(0.3)
+        alive, metrics = get("/healthz"), get("/metrics")
+    finally:
+        stop_process(process)
+        log.close()
+    assert ready[0] == 200, (ready, (tmp_path / "notifier.log").read_text()[-2000:])
+    document = json.loads(ready[1])
+    assert document["joined"] and document["target"] == "ok" and document["component"] == "notifier"
+    assert alive[0] == 200 and json.loads(alive[1])["alive"] is True
+    assert b"tickets_downstream_last_poll_timestamp_seconds" in metrics[1] and b"process_cpu_seconds_total" in metrics[1]
