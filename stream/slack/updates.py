@@ -47,6 +47,14 @@ def outcome_line(event, user: dict) -> str:
     return f":pencil2: {who(user)} corrected it to *{chosen}* (model: {predicted})"
 
 
+def outcome_text(event, user: dict) -> str:
+    """The same outcome for the message's plain-text fallback (notifications, screen readers)."""
+    chosen = mrkdwn(shorten(event.corrected_category, 75))
+    if event.corrected_category == event.previous_category:
+        return f"confirmed by {who(user)}"
+    return f"corrected to {chosen} by {who(user)}"
+
+
 def answered_blocks(blocks: list, block_ids: set[str], line: str) -> list:
     """``blocks`` with each clicked actions block replaced by the outcome ``line`` (a context block)."""
     answered = {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}
@@ -73,10 +81,11 @@ def update_arguments(payload: dict, events: list) -> dict | None:
     if not (events and isinstance(channel_id, str) and isinstance(ts, str) and isinstance(blocks, list)):
         return None
     block_ids = {a.get("block_id") for a in payload.get("actions") or [] if isinstance(a, dict)}
-    line = outcome_line(events[-1], payload.get("user") or {})
+    user = payload.get("user") or {}
     text = str(message.get("text") or "")
-    return {"channel": channel_id, "ts": ts, "blocks": answered_blocks(blocks, block_ids, line),
-            "text": shorten(f"{text} — {re.sub(r'[:*]', '', line)}".strip(" —"), 3000)}
+    return {"channel": channel_id, "ts": ts,
+            "blocks": answered_blocks(blocks, block_ids, outcome_line(events[-1], user)),
+            "text": shorten(f"{text} — {outcome_text(events[-1], user)}".strip(" —"), 3000)}
 
 
 class MessageUpdates:

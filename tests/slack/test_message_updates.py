@@ -97,6 +97,7 @@ def test_a_correction_updates_the_original_message_after_a_fast_answer(kafka_boo
     lines = [e["text"] for b in updated["blocks"] if b["type"] == "context" for e in b["elements"]]
     assert any("<@U123ALICE> corrected it to *Hardware* (model: Access)" in line for line in lines), lines
     assert updated["metadata"] == original["metadata"], "the dedupe metadata must survive the update"
+    assert updated["text"] == f"{original['text']} — corrected to Hardware by <@U123ALICE>"
     assert original["blocks"][-1]["type"] == "actions" and updated["blocks"][:-1] == original["blocks"][:-1]
     call = fake_slack.calls_to("chat.update")[-1]
     assert call.params["channel"] == original["channel"] and call.params["ts"] == original["ts"]
