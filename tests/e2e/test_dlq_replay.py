@@ -21,6 +21,7 @@ import pytest
 from schemas import CLASSIFIED_SCHEMA_VERSION, DEAD_LETTER_SCHEMA_VERSION
 from schemas.models import DeadLetterEvent
 from stream.kafka.headers import describe
+from tests.api.documents import check_record
 from tests.fixtures.hostile_tickets import encode, ticket
 from tests.fixtures.kafka_io import REPO, assert_standard_headers, read_topic
 from tests.fixtures.worker import worker_env
@@ -59,6 +60,7 @@ def test_a_dead_letter_is_replayed_after_the_fix_and_classified(
     event = json.loads(classified[0].value)
     headers = assert_standard_headers(classified[0], "classified_event", CLASSIFIED_SCHEMA_VERSION, "worker")
     assert headers["ce_id"] == event["event_id"] and headers["ce_subject"] == event["ticket_id"] == f"{p}-small"
+    check_record("ClassifiedEvent", classified[0])  # as docs/api/asyncapi.json describes it
 
     # The two bad ones: exact copies, error context in headers.
     letters = {r.key: r for r in dlq}
@@ -70,6 +72,8 @@ def test_a_dead_letter_is_replayed_after_the_fix_and_classified(
                                              DEAD_LETTER_SCHEMA_VERSION, "worker")
     assert (letter_headers["dlq_error_code"], letter_headers["dlq_topic"], letter_headers["dlq_replayable"]) == (
         "payload_too_large", topics.raw, "true")
+    for record in dlq:
+        check_record("DeadLetterEvent", record)
     refused = describe(letters[f"{p}-plain".encode()].headers)
     assert refused["dlq_error_code"] == "unsupported_content_type" and "text/plain" in refused["dlq_reason"]
 
