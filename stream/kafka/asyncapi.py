@@ -10,12 +10,12 @@ them) and the headers every record carries (:mod:`stream.kafka.headers`,
 """
 from __future__ import annotations
 
+from schemas.components import component_schemas, contract_versions
 from schemas.models import ClassifiedEvent, DeadLetterEvent, FeedbackEvent, TicketEvent
 from stream.config import KafkaSettings
 from stream.kafka.headers import CONTENT_TYPE, SOURCE_PREFIX, SPEC_VERSION, TIME_FIELDS, TYPE_PREFIX
 
 KAFKA_BINDING = "0.5.0"
-REF = "#/components/schemas/{model}"
 
 
 def _string(description: str, **extra) -> dict:
@@ -77,8 +77,6 @@ def dead_letter_headers(version: str) -> dict:
 
 def asyncapi_document(kafka: KafkaSettings | None = None) -> dict:
     """The whole document (deterministic: the same code gives the same bytes)."""
-    from stream.worker.openapi import component_schemas, contract_versions
-
     kafka = kafka or KafkaSettings.model_construct()  # the defaults, whatever this process's environment says
     refs, schemas = component_schemas([TicketEvent, ClassifiedEvent, FeedbackEvent, DeadLetterEvent])
 

@@ -8,25 +8,9 @@ of ``schemas/json`` and of pydantic's output, so the models go in unchanged.
 """
 from __future__ import annotations
 
-from pydantic.json_schema import models_json_schema
-
+from schemas.components import REF, component_schemas, contract_versions
 from schemas.models import ClassifiedEvent, TicketEvent
 from stream.worker.api_models import ERROR_STATUS, MAX_TICKETS_PER_REQUEST, ApiError, Health, Readiness, TextTicket
-
-REF = "#/components/schemas/{model}"
-
-
-def contract_versions() -> str:
-    """The ``info.version`` of both documents: the versions of the event contracts they describe."""
-    from schemas.models import MODELS
-
-    return ", ".join(f"{name} v{model.model_fields['schema_version'].default}" for name, model in MODELS.items())
-
-
-def component_schemas(models) -> tuple[dict, dict]:
-    """(model → ``$ref``, every schema under ``components.schemas``) for ``models``, as pydantic writes them."""
-    refs, top = models_json_schema([(model, "validation") for model in models], ref_template=REF)
-    return {model: ref for (model, _), ref in refs.items()}, top.get("$defs", {})
 
 
 def _json(schema: dict, description: str) -> dict:
