@@ -175,9 +175,12 @@ def _build(error_code, reason, payload, *, topic, partition, offset, component, 
     failed_at = failed_at or datetime.now(timezone.utc)
     common = dict(topic=topic, partition=partition, offset=offset, component=component, failed_at=failed_at,
                   headers=headers)
-    exact = _fitted(error_code, reason, payload, max_bytes, keep_original=True, **common)
-    if exact is not None:
-        return exact
+    original = _as_bytes(payload)
+    if 4 * ((len(original) + 2) // 3) < max_bytes:  # else the base64 copy alone is over the bound: no need to try
+        exact = _fitted(error_code, reason, original if payload is not None else None, max_bytes,
+                        keep_original=True, **common)
+        if exact is not None:
+            return exact
     lossy = _fitted(error_code, reason, payload, max_bytes, keep_original=False, **common)
     if lossy is None:
         encoded = make_dead_letter(error_code, reason, payload, max_payload_bytes=0, keep_original=False,
