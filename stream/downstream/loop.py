@@ -159,7 +159,8 @@ class ConsumerLoop:
                                             "reason": reason[:LOG_REASON_CHARS]})
         record = dead_letter_record(error_code, reason, message.value, key=message.key,
                                     headers=getattr(message, "headers", None), topic=message.topic,
-                                    partition=message.partition, offset=message.offset, component=self.handler.component, max_bytes=self.dead_letter_max_bytes)
+                                    partition=message.partition, offset=message.offset,
+                                    component=self.handler.component, max_bytes=self.dead_letter_max_bytes)
         await self._producer.send_and_wait(self.settings.kafka.topic_dlq, key=record.key, value=record.value,
                                            headers=record.headers)
         self.handler.dead_lettered(message, error_code)

@@ -53,7 +53,7 @@ class NotReplayable(StreamError):
 
 
 def parse_moment(text: str, now: datetime | None = None) -> datetime:
-    """``--since``/``--until``: an RFC 3339 date-time, a date (UTC midnight) or an age such as ``30m``, ``2h``, ``7d``."""
+    """``--since``/``--until``: RFC 3339, a date (UTC midnight) or an age such as ``30m``, ``2h``, ``7d``."""
     text = text.strip()
     relative = _RELATIVE.match(text)
     if relative:

@@ -74,10 +74,10 @@ class BatchHandler:
     def _classified(self, event, result) -> Output | BadTicket:
         try:
             value = result.to_json_bytes()
+            headers = event_headers(result, value, component="worker")
         except Exception as exc:  # noqa: BLE001 - e.g. text that cannot be encoded: this record only
             return BadTicket("processing_failed", f"could not serialise the ClassifiedEvent: {failure_reason(exc)[1]}")
-        return Output(self.worker.topics.classified, result.ticket_id.encode("utf-8"), value, event,
-                      headers=event_headers(result, value, component="worker"))
+        return Output(self.worker.topics.classified, result.ticket_id.encode("utf-8"), value, event, headers=headers)
 
     async def _dead_letter_refused(self, output: Output, exc: BaseException, classified: dict, dead: list) -> None:
         """The broker refused ``output``: dead-letter its record, smaller (payload and key cut) if need be."""

@@ -13,7 +13,7 @@ import pytest
 from schemas.models import DeadLetterEvent
 from stream.kafka.dlq import dead_letter_record
 from stream.kafka.dlq_replay import LetterFilter, parse_moment, replay_dead_letters
-from tests.fixtures.kafka_io import REPO, produce, read_topic
+from tests.fixtures.kafka_io import REPO, read_topic
 
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
 
