@@ -26,7 +26,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from stream.config import Settings
 from stream.kafka.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES, dead_letter_record, failure_reason
-from stream.kafka.headers import check_input
+from stream.kafka.headers import check_input, header_value
 from stream.downstream.batching import Batch
 from stream.downstream.clients import consumer_kwargs, producer_kwargs
 from stream.downstream.exceptions import DependencyUnavailable
@@ -156,7 +156,8 @@ class ConsumerLoop:
         error_code, reason = failure_reason(exc)
         log.warning("dead-lettered", extra={"topic": message.topic, "partition": message.partition,
                                             "offset": message.offset, "error_code": error_code,
-                                            "reason": reason[:LOG_REASON_CHARS]})
+                                            "reason": reason[:LOG_REASON_CHARS],
+                                            "ce_id": header_value(getattr(message, "headers", None), "ce_id")})
         record = dead_letter_record(error_code, reason, message.value, key=message.key,
                                     headers=getattr(message, "headers", None), topic=message.topic,
                                     partition=message.partition, offset=message.offset,

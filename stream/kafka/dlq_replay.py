@@ -231,4 +231,8 @@ async def _one(record, letters: LetterFilter, report: ReplayReport, producer, li
         return
     if producer is not None:
         await producer.send_and_wait(letters.topic, value, key=key, headers=headers)
+    else:  # a dry run says what it would send
+        log.info("would replay", extra={"partition": record.partition, "offset": record.offset,
+                                        "error_code": letter.error_code, "failed_at": letter.failed_at.isoformat(),
+                                        "key": (key or b"").decode("utf-8", "replace")[:80], "bytes": len(value)})
     report.replayed += 1

@@ -115,6 +115,7 @@ def test_the_command_prints_a_report_and_explains_bad_arguments(kafka_bootstrap,
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["would_replay"] == 1
     assert "replay-dlq: 6 read" in done.stderr  # progress
+    assert "would replay" in done.stderr and "bad-1" in done.stderr  # a dry run lists what it would send
     partial = _command(["--dry-run"], env)
     assert partial.returncode == 1 and json.loads(partial.stdout)["not_replayable"] == {
         "no_exact_copy": 1, "key_truncated": 1}
