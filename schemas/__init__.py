@@ -3,6 +3,7 @@ from schemas.models import (
     Evidence,
     NeighbourTicket,
     CLASSIFIED_SCHEMA_VERSION,
+    DEAD_LETTER_SCHEMA_VERSION,
     SCHEMA_VERSION,
     ClassifiedEvent,
     DeadLetterEvent,
@@ -15,6 +16,7 @@ from schemas.validate import SchemaViolation, load_schema, parse_event, validate
 
 __all__ = [
     "CLASSIFIED_SCHEMA_VERSION",
+    "DEAD_LETTER_SCHEMA_VERSION",
     "SCHEMA_VERSION",
     "ClassifiedEvent",
     "DeadLetterEvent",

@@ -30,6 +30,8 @@ from pydantic import (
 SCHEMA_VERSION = "1"
 #: ClassifiedEvent is at version 3 (2: ``language``, 3: ``evidence``); every other event is at version 1.
 CLASSIFIED_SCHEMA_VERSION = "3"
+#: DeadLetterEvent is at version 2 (the original record kept exactly: ``payload_base64``, ``headers``).
+DEAD_LETTER_SCHEMA_VERSION = "2"
 
 
 #: RFC 3339 date-times only, with an offset no larger than ±23:59 (one regex for both validators).
@@ -108,6 +110,7 @@ ErrorCode = Literal[
     "slack_permanent_error",
     "sink_rejected",
     "processing_failed",
+    "unsupported_content_type",
 ]
 
 
@@ -227,9 +230,23 @@ class FeedbackEvent(_Event):
     at: Timestamp
 
 
-class DeadLetterEvent(_Event):
-    """An input that could not be processed (topic ``tickets.dlq``)."""
+class OriginalHeader(BaseModel):
+    """One header of the dead-lettered record, its value as base64 (header values are bytes)."""
 
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    key: StrictStr
+    value_base64: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")] | None = None
+
+
+class DeadLetterEvent(_Event):
+    """An input that could not be processed (topic ``tickets.dlq``).
+
+    Version 2 keeps the original record exactly (``payload_base64`` and ``headers``) whenever it fits the
+    dead letter's size bound, so it can be replayed byte for byte; version-1 letters stay valid.
+    """
+
+    schema_version: Literal["1", "2"] = DEAD_LETTER_SCHEMA_VERSION
     error_code: ErrorCode
     reason: NonEmptyStr
     component: NonEmptyStr
@@ -237,6 +254,9 @@ class DeadLetterEvent(_Event):
     payload_bytes: Annotated[StrictInt, Field(ge=0)] | None = None
     payload_sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     payload_truncated: StrictBool = False
+    # the exact original value (base64) and headers; null when they did not fit the bound (or no value)
+    payload_base64: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")] | None = None
+    headers: list[OriginalHeader] | None = None
     topic: NonEmptyStr
     partition: Annotated[StrictInt, Field(ge=0)]
     offset: Annotated[StrictInt, Field(ge=0)]

@@ -172,7 +172,8 @@ class KafkaSettings(TicketsSettings):
     topic_feedback: str = Field("tickets.feedback", validation_alias="TICKETS_TOPIC_FEEDBACK",
                                 description="`FeedbackEvent`s from Slack buttons")
     topic_dlq: str = Field("tickets.dlq", validation_alias="TICKETS_TOPIC_DLQ",
-                           description="dead letters (`DeadLetterEvent`) with the reason")
+                           description="dead letters (`DeadLetterEvent`) with the reason and the exact original record "
+                                       "(`python -m stream replay-dlq`)")
     partitions: int = Field(4, ge=1, validation_alias="TICKETS_TOPIC_PARTITIONS",
                             description="partitions of topics the worker creates at start-up")
     replication: int = Field(1, ge=1, validation_alias="TICKETS_TOPIC_REPLICATION",
@@ -207,8 +208,10 @@ class Settings(TicketsSettings):
         "tickets"))
     dlq_max_bytes: int = Field(DEFAULT_DLQ_MAX_BYTES, ge=MIN_DLQ_MAX_BYTES, le=MAX_DLQ_MAX_BYTES, description=(
         "bound of one encoded dead letter (16 KiB–1008 KiB: a reason fully escaped, and the producer's max "
-        "request size less room for key and headers): the payload is cut to fit, its length and SHA-256 kept; "
-        "keep it under the broker's `message.max.bytes`"))
+        "request size less room for key and headers): the exact original (base64, a third larger) is kept "
+        "whenever it fits, the readable copy of the payload is cut first; an original too large for the bound "
+        "keeps only its head, length and SHA-256 and cannot be replayed (default: originals up to ~380 KiB "
+        "replay exactly); keep it under the broker's `message.max.bytes`"))
     inference_retries: int = Field(2, ge=0, description="retries of a failed batch before its tickets are dead-lettered")
     model_poll_s: float = Field(10.0, gt=0, description="how often the worker checks the registry's `PROMOTED` pointer")
     registry_dir: str = Field("artifacts/registry", description="model registry (version folders + `PROMOTED` pointer)")

@@ -20,6 +20,7 @@ from pathlib import Path
 from stream.config import Settings
 from stream.exceptions import DataFileError
 from stream.kafka.client import aiokafka_client_config
+from stream.kafka.headers import content_id, record_headers
 from stream.kafka.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,12 @@ def ticket_event(index: int, text: str, id_prefix: str, created_at: datetime | N
     }
 
 
+def ticket_headers(event: dict, value: bytes) -> list[tuple[str, bytes]]:
+    """The standard headers of a replayed TicketEvent (``ce_id``: its bytes' hash, as it carries no id)."""
+    return record_headers("ticket_event", str(event.get("schema_version", "1")), event_id=content_id(value),
+                          time=event["created_at"], component="replay", subject=event["ticket_id"])
+
+
 @dataclass
 class ReplayStats:
     sent: int = 0
@@ -145,8 +152,9 @@ async def replay(settings: Settings, rows: Rows, rate: float, id_prefix: str = "
             document = rows.events[n] if rows.events else None
             event = ticket_event(index, text, id_prefix) if document is None else document | {
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="microseconds")}
-            pending.append(await producer.send(topic, json.dumps(event).encode("utf-8"),
-                                               key=event["ticket_id"].encode("utf-8")))
+            value = json.dumps(event).encode("utf-8")
+            pending.append(await producer.send(topic, value, key=event["ticket_id"].encode("utf-8"),
+                                               headers=ticket_headers(event, value)))
             if label is not None:
                 stats.labels[label] += 1
             if len(pending) >= MAX_IN_FLIGHT:

@@ -25,7 +25,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from stream.config import Settings
-from stream.kafka.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES, dead_letter_bytes, failure_reason
+from stream.kafka.dlq import DEFAULT_MAX_DEAD_LETTER_BYTES, dead_letter_record, failure_reason
+from stream.kafka.headers import check_input, header_value
 from stream.downstream.batching import Batch
 from stream.downstream.clients import consumer_kwargs, producer_kwargs
 from stream.downstream.exceptions import DependencyUnavailable
@@ -134,6 +135,8 @@ class ConsumerLoop:
         """Handle one record; dead-letter it on any error that is not the infrastructure's."""
         tp = TopicPartition(message.topic, message.partition)
         try:
+            # headers are optional; a content-type that is not JSON is refused
+            check_input(getattr(message, "headers", None))
             buffered = await self.handler.handle(message)
         except (DependencyUnavailable, KafkaError, *self.handler.infrastructure_errors):
             raise
@@ -156,17 +159,20 @@ class ConsumerLoop:
         await self._commit(drained.offsets)
 
     async def dead_letter(self, message, exc: BaseException) -> bytes:
-        """Send the record's dead letter (bounded, with the reason) and wait for the broker; returns it."""
+        """Send the record's dead letter (bounded, with the reason and the exact original) and wait for the broker."""
         error_code, reason = failure_reason(exc)
         log.warning("dead-lettered", extra={"topic": message.topic, "partition": message.partition,
                                             "offset": message.offset, "error_code": error_code,
-                                            "reason": reason[:LOG_REASON_CHARS]})
-        value = dead_letter_bytes(error_code, reason, message.value, topic=message.topic,
-                                  partition=message.partition, offset=message.offset,
-                                  component=self.handler.component, max_bytes=self.dead_letter_max_bytes)
-        await self._producer.send_and_wait(self.settings.kafka.topic_dlq, key=message.key, value=value)
+                                            "reason": reason[:LOG_REASON_CHARS],
+                                            "ce_id": header_value(getattr(message, "headers", None), "ce_id")})
+        record = dead_letter_record(error_code, reason, message.value, key=message.key,
+                                    headers=getattr(message, "headers", None), topic=message.topic,
+                                    partition=message.partition, offset=message.offset,
+                                    component=self.handler.component, max_bytes=self.dead_letter_max_bytes)
+        await self._producer.send_and_wait(self.settings.kafka.topic_dlq, key=record.key, value=record.value,
+                                           headers=record.headers)
         self.handler.dead_lettered(message, error_code)
-        return value
+        return record.value
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:

@@ -36,6 +36,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from stream.config import KafkaSettings
 from stream.kafka.dlq import failure_reason
+from stream.kafka.headers import event_headers
 from stream.downstream.settings import SlackSettings
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION
 from stream.slack.exceptions import BadInteraction
@@ -213,8 +214,9 @@ def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: Sl
                 log.warning("replayed click ignored", extra={"event_id": event.event_id, "ticket_id": event.ticket_id})
                 continue
             try:
+                value = event.to_json_bytes()
                 await producer.send_and_wait(kafka.topic_feedback, key=event.ticket_id.encode("utf-8", "replace"),
-                                             value=event.to_json_bytes())
+                                             value=value, headers=event_headers(event, value, component="interactivity"))
             except KafkaError as exc:
                 replays.release(event.event_id)
                 log.error("could not produce feedback", extra={"ticket_id": event.ticket_id, "error": str(exc)})

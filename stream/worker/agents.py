@@ -19,7 +19,8 @@ import time
 from datetime import datetime, timezone
 
 from stream.config import MIN_DLQ_MAX_BYTES
-from stream.kafka.dlq import dead_letter_bytes, failure_reason
+from stream.kafka.dlq import dead_letter_record, failure_reason
+from stream.kafka.headers import UnsupportedContentType, check_input, event_headers, header_value
 from stream.exceptions import BadTicket, PublishError
 from stream.inference.stages import StageClock, thread_stage
 from stream.worker.decode import decode_ticket
@@ -45,9 +46,12 @@ class BatchHandler:
     def _decode(self, event):
         message = event.message
         try:
+            check_input(getattr(message, "headers", None))
             return decode_ticket(event.value, self.settings.max_payload_bytes)
         except BadTicket as bad:
             return bad
+        except UnsupportedContentType as exc:
+            return BadTicket(exc.error_code, exc.reason)
         except Exception as exc:  # noqa: BLE001 - no input may crash the worker
             log.exception("unexpected error decoding a ticket",
                           extra={"partition": message.partition, "offset": message.offset})
@@ -55,20 +59,25 @@ class BatchHandler:
 
     def _dead_letter(self, event, bad: BadTicket, max_bytes: int | None = None, key_bytes: int | None = None) -> Output:
         message = event.message
-        key = message.key if key_bytes is None or message.key is None else message.key[:key_bytes]
-        value = dead_letter_bytes(
-            bad.error_code, bad.reason, event.value,
+        headers = getattr(message, "headers", None)
+        record = dead_letter_record(
+            bad.error_code, bad.reason, event.value, key=message.key, headers=headers,
             topic=message.topic, partition=message.partition, offset=message.offset,
-            component="worker", max_bytes=max_bytes or self.settings.dlq_max_bytes,
+            component="worker", max_bytes=max_bytes or self.settings.dlq_max_bytes, key_max_bytes=key_bytes,
         )
-        return Output(self.worker.topics.dlq, key, value, event, dead_letter_of=bad)
+        log.info("dead-lettered", extra={"partition": message.partition, "offset": message.offset,
+                                         "error_code": bad.error_code, "ce_id": header_value(headers, "ce_id"),
+                                         "replayable": record.event.payload_base64 is not None})
+        return Output(self.worker.topics.dlq, record.key, record.value, event, dead_letter_of=bad,
+                      headers=record.headers)
 
     def _classified(self, event, result) -> Output | BadTicket:
         try:
             value = result.to_json_bytes()
+            headers = event_headers(result, value, component="worker")
         except Exception as exc:  # noqa: BLE001 - e.g. text that cannot be encoded: this record only
             return BadTicket("processing_failed", f"could not serialise the ClassifiedEvent: {failure_reason(exc)[1]}")
-        return Output(self.worker.topics.classified, result.ticket_id.encode("utf-8"), value, event)
+        return Output(self.worker.topics.classified, result.ticket_id.encode("utf-8"), value, event, headers=headers)
 
     async def _dead_letter_refused(self, output: Output, exc: BaseException, classified: dict, dead: list) -> None:
         """The broker refused ``output``: dead-letter its record, smaller (payload and key cut) if need be."""

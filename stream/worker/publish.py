@@ -44,11 +44,12 @@ RECORD_REFUSED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLa
 class Output:
     """One record to publish, and the input record it was made from."""
 
-    topic: object          # a Faust topic (anything with ``async send(key=, value=)``)
+    topic: object          # a Faust topic (anything with ``async send(key=, value=, headers=)``)
     key: bytes | None
     value: bytes
     source: object         # the input event, for a dead letter if this output is refused
     dead_letter_of: object = None  # the BadTicket this output is the dead letter of, if it is one
+    headers: list | None = None    # (name, bytes) pairs: stream.kafka.headers
 
 
 def refused_by_broker(exc: BaseException) -> bool:
@@ -86,7 +87,7 @@ async def publish(outputs: list[Output], attempts: int = PUBLISH_ATTEMPTS,
         sent: list[tuple[Output, object]] = []
         for out in pending:
             try:
-                sent.append((out, await out.topic.send(key=out.key, value=out.value)))
+                sent.append((out, await out.topic.send(key=out.key, value=out.value, headers=out.headers)))
             except Exception as exc:  # noqa: BLE001 - sorted into refused / failed below
                 (refused if refused_by_broker(exc) else failed).append((out, exc))
         results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)

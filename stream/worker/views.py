@@ -1,4 +1,4 @@
-"""HTTP endpoints on Faust's web server: health, readiness, metrics, on-demand classification.
+"""HTTP endpoints on Faust's web server: health, readiness, metrics, on-demand classification, the OpenAPI document.
 
 ``POST /classify`` goes through the same :class:`~stream.worker.classify.Classifier`
 (same thread, same model) as the stream, so it gives the same answer for the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache
 
 from aiohttp import web
 from faust.web import View
@@ -18,18 +19,12 @@ from faust.web import View
 from stream.kafka.dlq import REASON_MAX_CHARS, failure_reason, safe_text
 from stream.exceptions import BadTicket
 from stream.kafka.client import describe
+from stream.worker.api_models import ERROR_STATUS, MAX_TICKETS_PER_REQUEST
 from stream.worker.metrics import CONTENT_TYPE_LATEST
 from stream.worker.decode import check_size, decode_json, parse_ticket, text_ticket
 
 log = logging.getLogger(__name__)
 
-#: Most tickets one request may carry; they are classified in max_batch chunks.
-MAX_TICKETS_PER_REQUEST = 256
-
-#: Every per-ticket error is the client's (the topic dead-letters the same ticket); 5xx is kept
-#: for our own failures (no model loaded, a bug), never for what a client sent.
-_STATUS = {"invalid_json": 400, "payload_too_large": 413, "schema_violation": 422,
-           "empty_text": 422, "inference_failed": 422, "processing_failed": 422, "not_ready": 503}
 
 
 def _compact_size(item) -> int:
@@ -69,6 +64,14 @@ def parse_request(body: bytes, max_payload_bytes: int) -> tuple[list, bool]:
     return tickets, many
 
 
+@lru_cache(maxsize=1)
+def openapi_body() -> bytes:
+    """The document, generated once per process (the models do not change while it runs)."""
+    from stream.worker.openapi import openapi_document
+
+    return json.dumps(openapi_document()).encode("utf-8")
+
+
 async def read_body(request, limit: int) -> bytes:
     """The request body, refused as soon as it passes ``limit`` bytes (never read whole into memory)."""
     declared = request.content_length
@@ -89,7 +92,7 @@ def register(worker) -> None:
 
     def error(view: View, code: str, detail: str, status: int | None = None):
         detail = safe_text(detail)[:REASON_MAX_CHARS]
-        return view.json({"error": code, "detail": detail}, status=status or _STATUS.get(code, 400))
+        return view.json({"error": code, "detail": detail}, status=status or ERROR_STATUS.get(code, 400))
 
     @app.page("/healthz")
     class Healthz(View):
@@ -129,6 +132,13 @@ def register(worker) -> None:
             # aiohttp refuses a charset inside content_type=, and Prometheus wants
             # the exact exposition content type, so set the header ourselves.
             return web.Response(body=worker.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/openapi.json")
+    class OpenApi(View):
+        """The OpenAPI 3.1 document of this API (docs/api/openapi.json)."""
+
+        async def get(self, request):
+            return web.Response(body=openapi_body(), content_type="application/json")
 
     @app.page("/classify")
     class Classify(View):

@@ -7,11 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from schemas import validate_json_schema
+from schemas import SCHEMA_VERSION, validate_json_schema
 from stream.config import Settings
 from stream.exceptions import DataFileError
 from stream.devtools.replay import load_rows, replay, ticket_event
-from tests.fixtures.kafka_io import read_topic
+from tests.fixtures.kafka_io import assert_standard_headers, read_topic
 
 
 @pytest.fixture
@@ -60,6 +60,10 @@ def test_replay_publishes_every_row_at_the_requested_rate(kafka_bootstrap, kafka
     assert sorted(e["ticket_id"] for e in events) == [f"rate-{i:07d}" for i in range(20)]
     assert all(r.key.decode() == json.loads(r.value)["ticket_id"] for r in records)
     assert "Access" not in json.dumps(events)  # labels never leak into the events
+    for record in records:
+        headers = assert_standard_headers(record, "ticket_event", SCHEMA_VERSION, "replay")
+        assert headers["ce_subject"] == json.loads(record.value)["ticket_id"]
+        assert headers["ce_time"] == json.loads(record.value)["created_at"]
 
 
 def _write(tmp_path, frame):

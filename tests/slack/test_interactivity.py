@@ -10,12 +10,13 @@ import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from schemas.models import FeedbackEvent
+from schemas.models import SCHEMA_VERSION, FeedbackEvent
 from stream.downstream.settings import SlackSettings
 from stream.slack import metrics as slack_metrics
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION, feedback_context
 from stream.slack.interactivity import PATH, create_app
 from tests.fixtures.downstream import consume_all, settings_for
+from tests.fixtures.kafka_io import assert_standard_headers
 from tests.slack.signed_requests import SECRET, signed_headers
 
 
@@ -98,6 +99,10 @@ def test_signed_clicks_become_feedback_events(kafka_bootstrap, kafka_topics):
     _, picked = events["INC-8"]
     assert (picked.corrected_category, picked.previous_category) == ("Hardware", "Access")
     assert metrics.registry.get_sample_value("tickets_feedback_events_total") == 2
+    for record in records:
+        event = FeedbackEvent.model_validate_json(record.value)
+        headers = assert_standard_headers(record, "feedback_event", SCHEMA_VERSION, "interactivity")
+        assert headers["ce_id"] == event.event_id and headers["ce_subject"] == event.ticket_id
 
 
 def test_unsigned_badly_signed_and_stale_requests_get_401_and_produce_nothing(kafka_bootstrap, kafka_topics):

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 
+from schemas import DEAD_LETTER_SCHEMA_VERSION
 from schemas.models import DeadLetterEvent
 from stream.downstream.settings import SlackSettings
 from stream.slack import metrics as slack_metrics
 from stream.slack.notifier import Notifier
+from tests.fixtures.kafka_io import assert_standard_headers
 from tests.fixtures.logs import rendered
 from tests.fixtures.downstream import (
     as_records, classified_event, committed_offsets, consume_all, produce, settings_for, wait_until,
@@ -96,6 +99,12 @@ def test_channel_not_found_goes_to_the_dlq_not_forever_retries(kafka_bootstrap, 
     assert letter.error_code == "slack_permanent_error" and "channel_not_found" in letter.reason
     assert letter.component == "notifier" and letter.topic == settings.kafka.topic_classified
     assert json.loads(letter.payload)["ticket_id"] == "T-LOST" and dlq[0].key == b"T-LOST"
+    # the exact original record, and the error context in headers
+    original = [r for r in as_records(events) if r[0] == b"T-LOST"][0]
+    assert base64.b64decode(letter.payload_base64) == original[1] and letter.headers == []
+    headers = assert_standard_headers(dlq[0], "dead_letter_event", DEAD_LETTER_SCHEMA_VERSION, "notifier")
+    assert (headers["dlq_error_code"], headers["dlq_component"], headers["dlq_replayable"]) == (
+        "slack_permanent_error", "notifier", "true")
     assert len(fake_slack.calls_to("chat.postMessage")) == 2  # one attempt each: no retry of a permanent error
     assert [m["metadata"]["event_payload"]["ticket_id"] for m in fake_slack.posted()] == ["T-FINE"]
     assert notifier.metrics.registry.get_sample_value("tickets_slack_errors_total", {"error": "channel_not_found"}) == 1

@@ -37,8 +37,8 @@ class ProducerTopic:
     def __init__(self, producer: AIOKafkaProducer, name: str):
         self.producer, self.name = producer, name
 
-    async def send(self, *, key=None, value=None):
-        return await self.producer.send(self.name, value, key=key)
+    async def send(self, *, key=None, value=None, headers=None):
+        return await self.producer.send(self.name, value, key=key, headers=headers)
 
 
 class FailingTopic:
@@ -47,7 +47,7 @@ class FailingTopic:
     def __init__(self, error: Exception):
         self.error, self.calls = error, 0
 
-    async def send(self, *, key=None, value=None):
+    async def send(self, *, key=None, value=None, headers=None):
         self.calls += 1
         raise self.error
 
@@ -134,7 +134,8 @@ def test_a_classified_event_the_broker_refuses_is_dead_lettered_and_the_batch_go
         kafka_bootstrap, kafka_topics, predictor):
     topics = kafka_topics(partitions=1)
     values = [encode(ticket("long-subject", subject="s" * 1000)), encode(ticket("normal"))]
-    stream = _handle_on_broker(kafka_bootstrap, topics, predictor, values, classified_max=1500, dlq_max=1024 * 1024)
+    # room for the normal event and its headers (~500 bytes), not for 1,000 more characters of subject
+    stream = _handle_on_broker(kafka_bootstrap, topics, predictor, values, classified_max=2200, dlq_max=1024 * 1024)
     assert len(stream.acked) == 2
     dead = asyncio.run(read_topic(kafka_bootstrap, topics.dlq, lambda recs: len(recs) >= 1, 30))
     classified = asyncio.run(read_topic(kafka_bootstrap, topics.classified, lambda recs: len(recs) >= 1, 30))
@@ -170,6 +171,8 @@ def test_a_dead_letter_refused_for_its_huge_key_is_resent_with_the_key_cut(kafka
     assert record.key == key[:FALLBACK_KEY_BYTES]
     letter = json.loads(record.value)
     assert letter["error_code"] == "invalid_json" and letter["payload"] == "not json"
+    headers = dict(record.headers)  # a cut key cannot be replayed exactly, and says so
+    assert headers["dlq_key_truncated"] == b"true" and headers["dlq_replayable"] == b"false"
 
 
 def test_when_even_a_small_dead_letter_is_refused_the_worker_stops_uncommitted(kafka_bootstrap, kafka_topics, predictor):
