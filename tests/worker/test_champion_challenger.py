@@ -169,3 +169,39 @@ def test_the_arm_of_a_ticket_is_the_same_in_every_process_and_grows_with_the_fra
     assert all(arm_of(t, 0.3) == "challenger" for t in ids if arm_of(t, 0.2) == "challenger")
     assert {arm_of(t, 0.0) for t in ids} == {"champion"} and {arm_of(t, 1.0) for t in ids} == {"challenger"}
     assert all(0.0 <= bucket(t) < 1.0 for t in ids)
+
+
+@pytest.mark.slow
+def test_a_worker_in_shadow_mode_publishes_both_arms_on_the_broker(kafka_bootstrap, kafka_topics, kafka_group_id,
+                                                                   trained_registry, e5_embedders_root, tmp_path,
+                                                                   start_worker, tickets):
+    import asyncio
+
+    from stream.inference.registry import Registry
+    from tests.fixtures.kafka_io import produce, read_topic
+    from tests.fixtures.worker import worker_env
+
+    source, version = trained_registry
+    registry_dir = tmp_path / "registry"
+    shutil.copytree(source, registry_dir)
+    clone_version(registry_dir, version, CHALLENGER, threshold=1.0)
+    Registry(registry_dir, embedder_dir=e5_embedders_root).set_alias("challenger", CHALLENGER, reason="shadow test")
+    topics = kafka_topics(partitions=2)
+    worker = start_worker(worker_env(kafka_bootstrap, topics, registry_dir, kafka_group_id("shadow"),
+                                     TICKETS_EMBEDDER_DIR=str(e5_embedders_root), TICKETS_CHALLENGER_MODE="shadow"))
+    ready = worker.wait_ready(90)
+    assert (ready["model_version"], ready["challenger_version"], ready["challenger_mode"]) == \
+        (version, CHALLENGER, "shadow")
+
+    asyncio.run(produce(kafka_bootstrap, topics.raw, [(t["ticket_id"].encode(), json.dumps(t).encode())
+                                                     for t in tickets]))
+    want = {t["ticket_id"] for t in tickets}
+    parse = lambda r: json.loads(r.value)
+    got = lambda recs: want <= {r["ticket_id"] for r in recs}
+    served = [parse(r) for r in asyncio.run(read_topic(kafka_bootstrap, topics.classified, got, 90, parse=parse))]
+    shadow = [parse(r) for r in asyncio.run(read_topic(kafka_bootstrap, topics.shadow_topic, got, 60, parse=parse))]
+    assert {e["ticket_id"] for e in served} == want == {e["ticket_id"] for e in shadow}
+    assert {(e["arm"], e["model_version"]) for e in served} == {("champion", version)}
+    assert {(e["arm"], e["model_version"], e["champion_version"]) for e in shadow} == {("challenger", CHALLENGER, version)}
+    for document in shadow:
+        validate_json_schema("shadow_classified_event", document)
