@@ -1,8 +1,8 @@
 """The classifier agent, the model watcher and the lag reporter.
 
 Delivery is at-least-once: events are taken with ``noack_take`` and acked by
-us only after every output of their batch (ClassifiedEvent or dead letter)
-has been acknowledged by the broker. Faust's ``take()`` would ack a batch in
+us only after every output of their batch (ClassifiedEvent, the challenger's
+shadow event, or dead letter) has been acknowledged by the broker. Faust's ``take()`` would ack a batch in
 its ``finally`` block, i.e. also when the worker stops mid-batch, which could
 commit offsets of tickets never published.
 
