@@ -9,6 +9,7 @@ from schemas.models import (
     DeadLetterEvent,
     FeedbackEvent,
     Message,
+    ShadowClassifiedEvent,
     TicketEvent,
     TopCategory,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "NeighbourTicket",
     "FeedbackEvent",
     "Message",
+    "ShadowClassifiedEvent",
     "TicketEvent",
     "TopCategory",
     "SchemaViolation",

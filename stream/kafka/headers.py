@@ -34,8 +34,8 @@ TYPE_PREFIX = "ticket-classifier."
 #: ``ce_source`` is this prefix + the writing component, e.g. ``/ticket-classifier/worker``.
 SOURCE_PREFIX = "/ticket-classifier/"
 #: ``ce_time`` of each event: its own moment (what happened when), never the moment of sending.
-TIME_FIELDS = {"ticket_event": "created_at", "classified_event": "processed_at", "feedback_event": "at",
-               "dead_letter_event": "failed_at"}
+TIME_FIELDS = {"ticket_event": "created_at", "classified_event": "processed_at",
+               "shadow_classified_event": "processed_at", "feedback_event": "at", "dead_letter_event": "failed_at"}
 #: The names every record we write carries (a test reads them back from the broker).
 STANDARD_NAMES = ("content-type", "schema_name", "schema_version", "ce_specversion", "ce_id", "ce_type",
                   "ce_source", "ce_time", "ce_dataschema")
@@ -100,7 +100,8 @@ def event_headers(event, value: bytes, *, component: str, event_id: str | None =
     """
     from schemas.models import MODELS
 
-    schema_name = next(name for name, model in MODELS.items() if isinstance(event, model))
+    # The exact class: ShadowClassifiedEvent is a ClassifiedEvent too, with its own contract.
+    schema_name = next(name for name, model in MODELS.items() if type(event) is model)
     moment = getattr(event, TIME_FIELDS[schema_name])
     return record_headers(schema_name, event.schema_version,
                           event_id=getattr(event, "event_id", None) or event_id or content_id(value),

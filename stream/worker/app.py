@@ -104,7 +104,8 @@ def create_worker_app(settings: Settings, *, metrics=None, holder: ModelHolder |
         settings=settings,
         metrics=metrics,
         holder=holder,
-        classifier=Classifier(holder, executor, retries=settings.inference_retries),
+        classifier=Classifier(holder, executor, retries=settings.inference_retries,
+                              mode=settings.challenger_mode, fraction=settings.challenger_fraction),
         topics=declare_topics(app, settings.kafka),
         executor=executor,
     )

@@ -27,6 +27,9 @@ INFERENCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 # End-to-end latency targets p99 < 1 s; buckets bracket 1 s finely and reach
 # minutes so a backlog after an outage still lands in a finite bucket.
 END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: The (arm, traffic) pairs that exist: the champion is never a shadow.
+ARM_TRAFFIC = (("champion", "served"), ("challenger", "served"), ("challenger", "shadow"))
+AGREEMENT_OUTCOMES = ("agree", "disagree")
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,24 @@ class WorkerMetrics(MetricsContainer):
     consumer_lag: Gauge
     assigned_partitions: Gauge
     stage_cpu_seconds: Counter
+    arm_predictions: Counter
+    arm_abstained: Counter
+    arm_failures: Counter
+    arm_inference_seconds: Histogram
+    arm_agreement: Counter
+    arm_info: Gauge
 
     def set_model(self, version: str, embedder: str) -> None:
         """Point the info gauge at the loaded version (one series at a time)."""
         self.model_info.clear()
         self.model_info.labels(version=version, embedder=embedder).set(1)
         self.model_ready.set(1)
+
+    def set_arms(self, mode: str, versions: dict[str, str]) -> None:
+        """Point the arm info gauge at the versions serving each arm now (one series per arm)."""
+        self.arm_info.clear()
+        for arm, version in versions.items():
+            self.arm_info.labels(arm=arm, version=version, mode=mode).set(1)
 
     def count_language(self, language: str | None) -> None:
         """One classified ticket of ``language``, folded to a bounded label (configured, ``other``, ``und``)."""
@@ -62,7 +77,7 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
     """Register every worker metric on ``registry`` (a new one when omitted)."""
     registry = registry_or_new(registry)
     p = prefix
-    return WorkerMetrics(
+    metrics = WorkerMetrics(
         registry=registry,
         consumed=Counter(f"{p}consumed_total", "Raw ticket events read from the input topic.", registry=registry),
         classified=Counter(
@@ -116,4 +131,40 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
             f"{p}stage_cpu_seconds_total", "CPU seconds spent per pipeline stage (clean, tokenize, embed, "
             "lexical, knn, booster, blend, decode, serialise, publish).", ["stage"], registry=registry,
         ),
+        # Per arm, not per version: versions change with every retraining and would pile up series;
+        # tickets_arm_info says which version each arm is. traffic: served (published to
+        # tickets.classified) or shadow (scored beside the champion, published to the shadow topic).
+        arm_predictions=Counter(
+            f"{p}arm_predictions_total", "Tickets classified per arm (champion, challenger) and traffic "
+            "(served, shadow).", ["arm", "traffic"], registry=registry,
+        ),
+        arm_abstained=Counter(
+            f"{p}arm_abstained_total", "Tickets an arm answered with needs_human=true, by arm and traffic.",
+            ["arm", "traffic"], registry=registry,
+        ),
+        arm_failures=Counter(
+            f"{p}arm_failures_total", "Tickets an arm could not classify or publish, by arm and traffic "
+            "(served ones are dead-lettered; shadow ones only counted).", ["arm", "traffic"], registry=registry,
+        ),
+        arm_inference_seconds=Histogram(
+            f"{p}arm_inference_seconds", "Wall time of one arm's share of a batch (clean + embed + predict; a "
+            "shadow challenger that reuses the champion's embeddings skips the embed).", ["arm"],
+            buckets=INFERENCE_BUCKETS, registry=registry,
+        ),
+        arm_agreement=Counter(
+            f"{p}arm_agreement_total", "Tickets both arms classified in shadow mode, by whether their categories "
+            "agree (outcome: agree, disagree).", ["outcome"], registry=registry,
+        ),
+        arm_info=Gauge(
+            f"{p}arm_info", "The version each arm serves now, and the challenger mode (value 1; no challenger "
+            "series when none is loaded).", ["arm", "version", "mode"], registry=registry,
+        ),
     )
+    # Every per-arm series from the start, at 0: a rate over a series that appears with its first
+    # failure (or first shadow ticket) misses that event, and panels stay empty until then.
+    for counter in (metrics.arm_predictions, metrics.arm_abstained, metrics.arm_failures):
+        for arm, traffic in ARM_TRAFFIC:
+            counter.labels(arm=arm, traffic=traffic)
+    for outcome in AGREEMENT_OUTCOMES:
+        metrics.arm_agreement.labels(outcome=outcome)
+    return metrics

@@ -30,8 +30,8 @@ def test_topics_are_created_with_the_configured_partitions(kafka_bootstrap, kafk
     # Tansu would auto-create 4 partitions; 3 proves ours were created explicitly.
     topics = kafka_topics(partitions=3, create=False)
     settings = topics.kafka_settings(kafka_bootstrap)
-    assert asyncio.run(ensure_topics(settings)) == {topics.raw: 3, topics.classified: 3,
-                                                    topics.feedback: 3, topics.dlq: 3}
+    assert asyncio.run(ensure_topics(settings)) == {topics.raw: 3, topics.classified: 3, topics.feedback: 3,
+                                                    topics.dlq: 3, topics.shadow_topic: 3}
     # Idempotent: a second worker starting does not fail on existing topics.
     assert asyncio.run(ensure_topics(settings))[topics.raw] == 3
 
