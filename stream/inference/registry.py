@@ -1,13 +1,25 @@
-"""The model registry: immutable version folders plus an atomic ``PROMOTED`` pointer.
+"""The model registry: immutable version folders, alias pointers and an append-only history.
 
-Serving reads the pointer (and watches it); training writes versions; the
-``registry`` CLI moves the pointer. Every pointer change is a write to a
-temporary file followed by ``os.replace``, so a reader sees the old or the new
-version id, never half a line. ``HISTORY`` logs promotions so that a rollback
-knows where to go back to.
+Serving reads the aliases (and watches them); training writes versions; the
+``registry`` CLI moves the aliases. Two aliases exist, as in MLflow's model
+aliases: ``champion`` (the version that answers) and ``challenger`` (a candidate
+scored on live traffic beside it, see the worker's champion/challenger modes).
+Each alias is one pointer file holding a version id; the champion's file is
+still called ``PROMOTED``, so registries written before aliases existed load
+unchanged and ``promote`` is simply "set champion".
+
+Every pointer change is a write to a temporary file followed by ``os.replace``,
+so a reader sees the old or the new version id, never half a line. Changes are
+serialised by a lock file, and each one appends a JSON line to ``HISTORY``
+(when, who, why, which alias, from which version to which, and any numbers the
+caller wants kept) so that a rollback knows where to go back to and an audit
+knows why.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import getpass
 import json
 import logging
 import os
@@ -21,8 +33,15 @@ from .manifest import MANIFEST, read_manifest
 
 log = logging.getLogger(__name__)
 
+CHAMPION = "champion"
+CHALLENGER = "challenger"
 PROMOTED = "PROMOTED"
 HISTORY = "HISTORY"
+LOCK = ".lock"
+#: Alias → its pointer file. The champion keeps the pre-alias name, so nothing needs migrating.
+ALIAS_FILES = {CHAMPION: PROMOTED, CHALLENGER: "CHALLENGER"}
+#: Who changed an alias, when the caller does not say (the CronJob sets it).
+ACTOR_ENV = "TICKETS_REGISTRY_ACTOR"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -40,6 +59,24 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def append_line(path: Path, line: str) -> None:
+    """Append one line with a single ``write`` on an ``O_APPEND`` descriptor, then fsync: never rewrite history."""
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _actor() -> str:
+    try:
+        return os.environ.get(ACTOR_ENV) or getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry for the uid (containers): still record something
+        return f"uid:{os.getuid()}"
+
+
 @dataclass(frozen=True)
 class VersionInfo:
     """One line of ``registry list``."""
@@ -50,10 +87,11 @@ class VersionInfo:
     accuracy: float | None
     macro_f1: float | None
     n_labels: int
+    aliases: tuple[str, ...] = ()
 
 
 class Registry:
-    """A folder of model versions. ``embedder_dir`` lets promotion check the full load."""
+    """A folder of model versions. ``embedder_dir`` lets an alias change check the full load."""
 
     def __init__(self, root, embedder_dir=None):
         self.root = Path(root).expanduser()
@@ -75,27 +113,39 @@ class Registry:
     def show(self, version: str) -> dict:
         return read_manifest(self.path(version))
 
-    def promoted_version(self) -> str | None:
+    def alias_version(self, alias: str) -> str | None:
+        """The version id ``alias`` points at, or None when it is not set."""
         try:
-            text = (self.root / PROMOTED).read_text().strip()
+            text = (self.root / _alias_file(alias)).read_text().strip()
         except FileNotFoundError:
             return None
         return text or None
 
-    def promoted(self) -> Path | None:
-        """The folder of the promoted version, or None when nothing (valid) is promoted."""
-        version = self.promoted_version()
+    def alias_dir(self, alias: str) -> Path | None:
+        """The folder of the version ``alias`` points at, or None when unset or pointing at nothing."""
+        version = self.alias_version(alias)
         if version is None:
             return None
         path = self.root / version
         if not path.is_dir():
-            log.error("PROMOTED points at a version that is not in the registry", extra={"version": version,
-                                                                                    "registry": str(self.root)})
+            log.error("an alias points at a version that is not in the registry",
+                      extra={"alias": alias, "version": version, "registry": str(self.root)})
             return None
         return path
 
+    def aliases(self) -> dict[str, str]:
+        """Alias → version id, for the aliases that are set."""
+        return {alias: v for alias in ALIAS_FILES if (v := self.alias_version(alias)) is not None}
+
+    def promoted_version(self) -> str | None:
+        return self.alias_version(CHAMPION)
+
+    def promoted(self) -> Path | None:
+        """The folder of the champion (the promoted version), or None when nothing (valid) is promoted."""
+        return self.alias_dir(CHAMPION)
+
     def list(self) -> list[VersionInfo]:
-        current = self.promoted_version()
+        aliases = self.aliases()
         out = []
         for version in self.versions():
             try:
@@ -104,16 +154,26 @@ class Registry:
                 continue
             metrics = manifest.get("metrics") or {}
             out.append(VersionInfo(version=version, created_at=manifest.get("created_at", ""),
-                                   promoted=version == current, accuracy=metrics.get("accuracy"),
-                                   macro_f1=metrics.get("macro_f1"), n_labels=len(manifest["labels"])))
+                                   promoted=aliases.get(CHAMPION) == version, accuracy=metrics.get("accuracy"),
+                                   macro_f1=metrics.get("macro_f1"), n_labels=len(manifest["labels"]),
+                                   aliases=tuple(a for a, v in aliases.items() if v == version)))
         return out
 
-    def history(self) -> list[dict]:
+    def history(self, alias: str | None = None) -> list[dict]:
+        """Every alias change, oldest first; entries written before aliases existed read as the champion's."""
         try:
             lines = (self.root / HISTORY).read_text().splitlines()
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in lines if line.strip()]
+        entries = []
+        for line in lines:
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            entry.setdefault("alias", CHAMPION)
+            if alias is None or entry["alias"] == alias:
+                entries.append(entry)
+        return entries
 
     # ---- writing -----------------------------------------------------------------
     def check(self, version: str):
@@ -129,36 +189,82 @@ class Registry:
         except ModelLoadError as exc:
             raise PromotionRefusedError(version, exc.reason) from exc
 
-    def promote(self, version: str, *, action: str = "promote") -> None:
+    def set_alias(self, alias: str, version: str, *, reason: str = "", details: dict | None = None,
+                  by: str | None = None, action: str = "set") -> dict:
+        """Point ``alias`` at ``version`` once it loads as serving would; returns the history entry."""
+        _alias_file(alias)
         self.check(version)
-        self._point_to(version, action)
+        return self._move(alias, version, action=action, reason=reason, details=details, by=by)
 
-    def rollback(self) -> str:
-        """Go back to the version promoted before the current one; returns it."""
+    def unset_alias(self, alias: str, *, reason: str = "", details: dict | None = None,
+                    by: str | None = None) -> dict | None:
+        """Remove ``alias`` (the challenger: the champion can only be replaced or rolled back)."""
+        if _alias_file(alias) == PROMOTED:
+            raise RegistryError("the champion cannot be unset (workers would have nothing to serve): "
+                                "promote another version or roll back")
+        return self._move(alias, None, action="unset", reason=reason, details=details, by=by)
+
+    def promote(self, version: str, *, action: str = "promote", reason: str = "", details: dict | None = None,
+                by: str | None = None) -> dict:
+        """Make ``version`` the champion."""
+        return self.set_alias(CHAMPION, version, action=action, reason=reason, details=details, by=by)
+
+    def rollback(self, *, reason: str = "", by: str | None = None) -> str:
+        """Point the champion back at the version it had before the current one; returns it."""
         stack = self._stack()
         if len(stack) < 2:
             raise RegistryError("nothing to roll back to: fewer than two promotions in HISTORY")
         target = stack[-2]
         self.check(target)
-        self._point_to(target, "rollback")
+        self._move(CHAMPION, target, action="rollback", reason=reason, details=None, by=by)
         return target
 
     def _stack(self) -> list[str]:
         stack: list[str] = []
-        for entry in self.history():
+        for entry in self.history(CHAMPION):
             if entry["action"] == "rollback":
                 if stack:
                     stack.pop()
-            else:
+            elif entry.get("version"):
                 stack.append(entry["version"])
         return stack
 
-    def _point_to(self, version: str, action: str) -> None:
+    @contextlib.contextmanager
+    def _locked(self):
+        """One alias change at a time (the promote Job and the retrain CronJob may overlap)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action,
-                 "version": version, "previous": self.promoted_version()}
-        history = self.root / HISTORY
-        old = history.read_text() if history.exists() else ""
-        atomic_write_text(history, old + json.dumps(entry) + "\n")
-        atomic_write_text(self.root / PROMOTED, version + "\n")
-        log.info("PROMOTED moved", extra={"action": action, "version": version, "previous": entry["previous"]})
+        with open(self.root / LOCK, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _move(self, alias: str, version: str | None, *, action: str, reason: str, details: dict | None,
+              by: str | None) -> dict | None:
+        pointer = self.root / _alias_file(alias)
+        with self._locked():
+            previous = self.alias_version(alias)
+            if version is None and previous is None:
+                return None
+            entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action,
+                     "alias": alias, "version": version, "previous": previous, "by": by or _actor()}
+            if reason:
+                entry["reason"] = reason
+            if details:
+                entry["details"] = details
+            line = json.dumps(entry, sort_keys=False, default=str)
+            if version is None:
+                pointer.unlink(missing_ok=True)
+            else:
+                atomic_write_text(pointer, version + "\n")
+            append_line(self.root / HISTORY, line)
+        log.info("alias moved", extra={"alias": alias, "action": action, "version": version, "previous": previous})
+        return entry
+
+
+def _alias_file(alias: str) -> str:
+    try:
+        return ALIAS_FILES[alias]
+    except KeyError:
+        raise RegistryError(f"unknown alias {alias!r}: known aliases are {', '.join(ALIAS_FILES)}") from None
