@@ -8,6 +8,7 @@ from schemas.models import (
     DeadLetterEvent,
     FeedbackEvent,
     Message,
+    ShadowClassifiedEvent,
     TicketEvent,
     TopCategory,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "NeighbourTicket",
     "FeedbackEvent",
     "Message",
+    "ShadowClassifiedEvent",
     "TicketEvent",
     "TopCategory",
     "SchemaViolation",

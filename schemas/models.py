@@ -28,8 +28,10 @@ from pydantic import (
 )
 
 SCHEMA_VERSION = "1"
-#: ClassifiedEvent is at version 3 (2: ``language``, 3: ``evidence``); every other event is at version 1.
-CLASSIFIED_SCHEMA_VERSION = "3"
+#: ClassifiedEvent is at version 4 (2: ``language``, 3: ``evidence``, 4: ``arm``); every other event is at version 1.
+CLASSIFIED_SCHEMA_VERSION = "4"
+#: The registry aliases a worker serves from (``stream.inference.registry``).
+Arm = Literal["champion", "challenger"]
 
 
 #: RFC 3339 date-times only, with an offset no larger than ±23:59 (one regex for both validators).
@@ -182,10 +184,11 @@ class Evidence(BaseModel):
 class ClassifiedEvent(_Event):
     """The classifier's decision for one ticket (topic ``tickets.classified``).
 
-    Version 2 added ``language``, version 3 the optional ``evidence``; older events stay valid.
+    Version 2 added ``language``, version 3 the optional ``evidence``, version 4 the optional
+    ``arm`` (which alias served it); older events stay valid.
     """
 
-    schema_version: Literal["1", "2", "3"] = CLASSIFIED_SCHEMA_VERSION
+    schema_version: Literal["1", "2", "3", "4"] = CLASSIFIED_SCHEMA_VERSION
     event_id: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")]
     ticket_id: NonEmptyStr
     category: NonEmptyStr
@@ -199,6 +202,7 @@ class ClassifiedEvent(_Event):
     source: Source
     language: Annotated[StrictStr | None, Field(pattern=r"^[a-z]{2,3}$", validate_default=True)] = None
     evidence: Evidence | None = None
+    arm: Arm | None = None
     created_at: Timestamp
     processed_at: Timestamp
     inference_ms: Annotated[StrictFloat | StrictInt, Field(ge=0)]
@@ -209,6 +213,25 @@ class ClassifiedEvent(_Event):
     def _language_from_version_2(cls, value, info: ValidationInfo):
         if value is None and info.data.get("schema_version", CLASSIFIED_SCHEMA_VERSION) != "1":
             raise ValueError("required from schema_version 2 on (a language code such as 'en', or 'und')")
+        return value
+
+
+class ShadowClassifiedEvent(ClassifiedEvent):
+    """The challenger's decision for a ticket the champion served (topic ``tickets.classified.shadow``).
+
+    Never acted on: it is there so that the two versions can be compared on live traffic.
+    """
+
+    schema_version: Literal["1"] = "1"
+    arm: Literal["challenger"] = "challenger"
+    champion_version: NonEmptyStr
+    champion_category: StrictStr | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _language_from_version_2(cls, value, info: ValidationInfo):
+        if value is None:
+            raise ValueError("required (a language code such as 'en', or 'und')")
         return value
 
 
@@ -247,6 +270,7 @@ class DeadLetterEvent(_Event):
 MODELS: dict[str, type[_Event]] = {
     "ticket_event": TicketEvent,
     "classified_event": ClassifiedEvent,
+    "shadow_classified_event": ShadowClassifiedEvent,
     "feedback_event": FeedbackEvent,
     "dead_letter_event": DeadLetterEvent,
 }

@@ -173,6 +173,9 @@ class KafkaSettings(TicketsSettings):
                                 description="`FeedbackEvent`s from Slack buttons")
     topic_dlq: str = Field("tickets.dlq", validation_alias="TICKETS_TOPIC_DLQ",
                            description="dead letters (`DeadLetterEvent`) with the reason")
+    topic_classified_shadow: str = Field(
+        "tickets.classified.shadow", validation_alias="TICKETS_TOPIC_CLASSIFIED_SHADOW",
+        description="the challenger's `ShadowClassifiedEvent`s in shadow mode (read by the sink only)")
     partitions: int = Field(4, ge=1, validation_alias="TICKETS_TOPIC_PARTITIONS",
                             description="partitions of topics the worker creates at start-up")
     replication: int = Field(1, ge=1, validation_alias="TICKETS_TOPIC_REPLICATION",
@@ -210,8 +213,19 @@ class Settings(TicketsSettings):
         "request size less room for key and headers): the payload is cut to fit, its length and SHA-256 kept; "
         "keep it under the broker's `message.max.bytes`"))
     inference_retries: int = Field(2, ge=0, description="retries of a failed batch before its tickets are dead-lettered")
-    model_poll_s: float = Field(10.0, gt=0, description="how often the worker checks the registry's `PROMOTED` pointer")
-    registry_dir: str = Field("artifacts/registry", description="model registry (version folders + `PROMOTED` pointer)")
+    model_poll_s: float = Field(10.0, gt=0, description=(
+        "how often the worker checks the registry's aliases (`PROMOTED` = champion, `CHALLENGER`)"))
+    registry_dir: str = Field("artifacts/registry", description=(
+        "model registry (version folders + alias pointers `PROMOTED`/`CHALLENGER` + `HISTORY`)"))
+    challenger_mode: Literal["off", "shadow", "split"] = Field("off", description=(
+        "what the worker does with the registry's `challenger` version: `off` (ignore it), `shadow` (score "
+        "every ticket with it too and publish that to the shadow topic; only the champion's answer is acted "
+        "on) or `split` (the challenger serves `TICKETS_CHALLENGER_FRACTION` of tickets, picked by a hash of "
+        "the ticket id); without a challenger every mode serves the champion alone "
+        "([docs/operations.md](operations.md#lifecycle-champion-and-challenger))"))
+    challenger_fraction: float = Field(0.1, ge=0.0, le=1.0, description=(
+        "in `split` mode, the share of tickets the challenger serves (the same ticket id always gets the "
+        "same arm)"))
     embedder_dir: str = Field(DEFAULT_EMBEDDER_DIR, description="built ONNX embedders, one folder each")
     embed_variant: Literal["int8", "fp32"] = Field("int8", description=(
         "`int8` (default, ~2x faster) or `fp32` ONNX model"))
@@ -234,7 +248,8 @@ class Settings(TicketsSettings):
         "log each batch's CPU ms per stage (the stages are always counted in `tickets_stage_cpu_seconds_total`)"))
 
     _upper_level = field_validator("log_level", mode="before")(_upper)
-    _lower_choices = field_validator("embed_variant", "embed_provider", "log_format", mode="before")(_lower)
+    _lower_choices = field_validator("embed_variant", "embed_provider", "log_format", "challenger_mode",
+                                     mode="before")(_lower)
 
     @field_validator("embedder_dir")
     @classmethod

@@ -199,12 +199,25 @@ class Predictor:
     def features(self, texts: Sequence[str]) -> np.ndarray:
         return assemble_features(self.blocks, self._block_values(texts))
 
-    def _block_values(self, texts: Sequence[str]) -> dict[str, Any]:
+    def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        """The texts' embeddings, to hand to :meth:`predict` of this or another version with the same
+        embedder (shadow scoring embeds once); None when this version uses no embedder."""
+        if not needs_embedder(self.blocks) or len(texts) == 0:
+            return None
+        if self.embedder is None:
+            raise ModelLoadError(self.version, "this predictor was loaded without its embedder")
+        with self._lock:
+            return self.embedder.embed(list(texts))
+
+    def _block_values(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> dict[str, Any]:
         values: dict[str, Any] = {}
         if needs_embedder(self.blocks):
             if self.embedder is None:
                 raise ModelLoadError(self.version, "this predictor was loaded without its embedder")
-            vectors = self.embedder.embed(list(texts))
+            if vectors is None:
+                vectors = self.embedder.embed(list(texts))
+            elif len(vectors) != len(texts):
+                raise ValueError(f"{len(vectors)} embeddings given for {len(texts)} texts")
             values["embedding"] = vectors
             if "embedding_linear" in self.blocks:
                 values["embedding_linear"] = linear_scores(self._embedding_linear, vectors, len(self.labels))
@@ -221,11 +234,12 @@ class Predictor:
         """Class probabilities, shape (n, n_labels), columns in ``self.labels`` order."""
         return self._proba_and_values(texts)[0]
 
-    def _proba_and_values(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, Any]]:
+    def _proba_and_values(self, texts: Sequence[str],
+                          vectors: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         if len(texts) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float64), {}
         with self._lock:
-            values = self._block_values(texts)
+            values = self._block_values(texts, vectors)
             with stage("booster"):
                 proba = _as_matrix(self._booster.predict(assemble_features(self.blocks, values)))
             if self.blend is not None:
@@ -259,9 +273,12 @@ class Predictor:
                                   needs_human=confidence < self.thresholds[category]))
         return out
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Already-assembled texts → predictions with their evidence (texts are used as given)."""
-        proba, values = self._proba_and_values(texts)
+    def predict(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[Prediction]:
+        """Already-assembled texts → predictions with their evidence (texts are used as given).
+
+        ``vectors``: the texts' embeddings from :meth:`embed` of a version with the very same
+        embedder (the caller checks that), so they are not computed again."""
+        proba, values = self._proba_and_values(texts, vectors)
         with stage("blend"):  # with the thresholds, top-k and evidence: everything after the booster
             return self._evidence.attach(self.decide(proba), values)
 

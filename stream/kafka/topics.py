@@ -1,4 +1,4 @@
-"""The four topics: names from settings, explicit creation, Faust declarations.
+"""The five topics: names from settings, explicit creation, Faust declarations.
 
 Topics are created before any agent starts, with the configured partition
 count: left to auto-creation, Tansu would make 4 partitions whatever we
@@ -18,7 +18,8 @@ _TOPIC_ALREADY_EXISTS = 36
 
 
 def topic_names(kafka: KafkaSettings) -> list[str]:
-    return [kafka.topic_raw, kafka.topic_classified, kafka.topic_feedback, kafka.topic_dlq]
+    return [kafka.topic_raw, kafka.topic_classified, kafka.topic_feedback, kafka.topic_dlq,
+            kafka.topic_classified_shadow]
 
 
 async def ensure_topics(kafka: KafkaSettings, names: list[str] | None = None, timeout_s: float = 30.0) -> dict[str, int]:
@@ -68,6 +69,7 @@ class Topics:
     raw: object
     classified: object
     dlq: object
+    shadow: object
 
 
 def declare_topics(app, kafka: KafkaSettings) -> Topics:
@@ -80,4 +82,5 @@ def declare_topics(app, kafka: KafkaSettings) -> Topics:
         raw=app.topic(kafka.topic_raw, **common),
         classified=app.topic(kafka.topic_classified, **common),
         dlq=app.topic(kafka.topic_dlq, **common),
+        shadow=app.topic(kafka.topic_classified_shadow, **common),
     )

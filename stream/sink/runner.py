@@ -1,4 +1,4 @@
-"""The sink process: consume classified and feedback events, MERGE them in batches, then commit.
+"""The sink process: consume classified (served and shadow) and feedback events, MERGE them in batches, then commit.
 
 Order of operations per batch, which is the whole correctness argument (the
 loop itself is :class:`stream.downstream.loop.ConsumerLoop`, shared with the
@@ -60,15 +60,20 @@ class SnowflakeSink:
         self._tables: SnowflakeTables | None = None
         kafka = settings.kafka
         self._table_of = {kafka.topic_classified: snowflake.table_classified,
+                          kafka.topic_classified_shadow: snowflake.table_classified,
                           kafka.topic_feedback: snowflake.table_feedback}
-        self.loop = ConsumerLoop(settings, self, topics=[kafka.topic_classified, kafka.topic_feedback],
+        self.loop = ConsumerLoop(settings, self, topics=self.topics,
                                  group_id=snowflake.group_id, max_records=snowflake.batch_size,
                                  max_age_s=snowflake.batch_interval_s, poll_s=1.0)
 
+    @property
+    def topics(self) -> list[str]:
+        kafka = self.settings.kafka
+        return [kafka.topic_classified, kafka.topic_classified_shadow, kafka.topic_feedback]
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         await self._open_tables_with_retry()
-        kafka = self.settings.kafka
-        log.info("sink consuming", extra={"topics": [kafka.topic_classified, kafka.topic_feedback],
+        log.info("sink consuming", extra={"topics": self.topics,
                                            "database": self.snowflake.database, "schema": self.snowflake.schema,
                                            "batch_size": self.snowflake.batch_size,
                                            "batch_interval_s": self.snowflake.batch_interval_s})
@@ -87,13 +92,17 @@ class SnowflakeSink:
         self.metrics.rejected.labels(self._table_of[message.topic]).inc()
 
     def _to_row(self, message) -> tuple:
-        from schemas.models import ClassifiedEvent, FeedbackEvent
+        from schemas.models import ClassifiedEvent, FeedbackEvent, ShadowClassifiedEvent
 
         now = datetime.now(timezone.utc)
+        kafka = self.settings.kafka
         try:
-            if message.topic == self.settings.kafka.topic_classified:
+            if message.topic == kafka.topic_classified:
                 row = classified_row(ClassifiedEvent.model_validate_json(message.value or b""),
                                      message.partition, message.offset, now)
+            elif message.topic == kafka.topic_classified_shadow:
+                row = classified_row(ShadowClassifiedEvent.model_validate_json(message.value or b""),
+                                     message.partition, message.offset, now, shadow=True)
             else:
                 row = feedback_row(FeedbackEvent.model_validate_json(message.value or b""),
                                    message.partition, message.offset, now)

@@ -101,6 +101,10 @@ def classified_table(name: str) -> TableSpec:
             Column("KAFKA_PARTITION", "INTEGER"),
             Column("KAFKA_OFFSET", "BIGINT"),
             Column("LOADED_AT", "TIMESTAMP_NTZ", _TS),
+            # which registry alias answered (NULL on rows of workers before aliases: the champion) and
+            # whether the answer was only a shadow one (the challenger beside the champion, never acted on)
+            Column("ARM", "VARCHAR", added=True),
+            Column("SHADOW", "BOOLEAN", added=True),
         ),
         key=("TICKET_ID", "MODEL_VERSION"),
         newest_first="PROCESSED_AT",
@@ -133,11 +137,13 @@ def labels_view_sql(view: str, classified: str, feedback: str) -> str:
 
     ``LABEL`` is the latest human correction when there is one, else the
     model's own (confident) prediction; ``LABEL_SOURCE`` says which, so
-    training can keep only human labels or weigh pseudo-labels down.
+    training can keep only human labels or weigh pseudo-labels down. Shadow
+    rows (a challenger's answer nobody acted on) are never a ticket's prediction.
     """
     return f"""CREATE OR REPLACE VIEW {view} AS
 WITH latest_prediction AS (
   SELECT * FROM {classified}
+  WHERE SHADOW IS NULL OR NOT SHADOW
   QUALIFY ROW_NUMBER() OVER (PARTITION BY TICKET_ID ORDER BY PROCESSED_AT DESC) = 1
 ), latest_feedback AS (
   SELECT TICKET_ID, CORRECTED_CATEGORY, FEEDBACK_AT, USER_NAME FROM {feedback}
@@ -158,15 +164,15 @@ def _utc_text(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def classified_row(event, partition: int, offset: int, loaded_at: datetime) -> tuple:
-    """One ``ClassifiedEvent`` (pydantic) as a VALUES row of :func:`classified_table`."""
+def classified_row(event, partition: int, offset: int, loaded_at: datetime, shadow: bool = False) -> tuple:
+    """One ``ClassifiedEvent`` (or ``ShadowClassifiedEvent``, ``shadow=True``) as a VALUES row of :func:`classified_table`."""
     top_k = [{"category": c.category, "probability": c.probability} for c in event.top_k]
     return (
         event.ticket_id, event.model_version, event.event_id, event.category, float(event.confidence),
         json.dumps(top_k), bool(event.needs_human), event.embedder_id, event.excerpt, event.subject,
         event.source, event.language, *_neighbours(event), _utc_text(event.created_at), _utc_text(event.processed_at),
         _float_or_none(event.inference_ms), _float_or_none(event.end_to_end_ms),
-        partition, offset, _utc_text(loaded_at),
+        partition, offset, _utc_text(loaded_at), event.arm or "champion", shadow,
     )
 
 

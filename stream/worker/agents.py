@@ -70,6 +70,14 @@ class BatchHandler:
             return BadTicket("processing_failed", f"could not serialise the ClassifiedEvent: {failure_reason(exc)[1]}")
         return Output(self.worker.topics.classified, result.ticket_id.encode("utf-8"), value, event)
 
+    def _shadow(self, event, result) -> Output | None:
+        try:
+            value = result.to_json_bytes()
+        except Exception as exc:  # noqa: BLE001 - the ticket was served: the shadow answer is only lost
+            log.warning("could not serialise a shadow event", extra={"error": failure_reason(exc)[1]})
+            return None
+        return Output(self.worker.topics.shadow, result.ticket_id.encode("utf-8"), value, event, shadow=True)
+
     async def _dead_letter_refused(self, output: Output, exc: BaseException, classified: dict, dead: list) -> None:
         """The broker refused ``output``: dead-letter its record, smaller (payload and key cut) if need be."""
         reason = f"the broker refused the record: {describe(exc)}"
@@ -114,25 +122,42 @@ class BatchHandler:
         good = [(event, t) for event, t in decoded if not isinstance(t, BadTicket)]
         dead = [(event, t) for event, t in decoded if isinstance(t, BadTicket)]
 
-        inference_s, results = 0.0, []
+        inference_s, results, shadow, arms = 0.0, [], [], []
         classified: dict[int, object] = {}   # id(event) → ClassifiedEvent
         outputs: list[Output] = []
         if good:
             metrics.batch_size.observe(len(good))
-            results, inference_s = await worker.classifier.classify([t for _, t in good], clock)
+            batch = await worker.classifier.classify_batch([t for _, t in good], clock)
+            results, shadow, inference_s, arms = batch.served, batch.shadow, batch.seconds, batch.arms
             metrics.inference_seconds.observe(inference_s)
+            for arm, seconds in batch.arm_seconds.items():
+                metrics.arm_inference_seconds.labels(arm=arm).observe(seconds)
+        shadowed = []   # the challenger's events that went out
         with thread_stage(clock, "serialise"):
-            for (event, _), result in zip(good, results):
+            for (event, _), result, arm in zip(good, results, arms):
                 output = result if isinstance(result, BadTicket) else self._classified(event, result)
                 if isinstance(output, BadTicket):
                     dead.append((event, output))
+                    metrics.arm_failures.labels(arm=arm, traffic="served").inc()
                 else:
                     outputs.append(output)
                     classified[id(event)] = result
             outputs += [self._dead_letter(event, bad) for event, bad in dead]
+            for (event, _), result in zip(good, shadow):
+                output = None if isinstance(result, BadTicket) else self._shadow(event, result)
+                if output is None:
+                    metrics.arm_failures.labels(arm="challenger", traffic="shadow").inc()
+                else:
+                    outputs.append(output)
+                    shadowed.append(result)
 
         publish_cpu = time.thread_time()
         for output, exc in await publish(outputs):
+            if output.shadow:
+                metrics.arm_failures.labels(arm="challenger", traffic="shadow").inc()
+                shadowed = [r for r in shadowed if r.ticket_id.encode("utf-8") != output.key]
+                log.warning("shadow event refused by the broker", extra={"error": describe(exc)})
+                continue
             await self._dead_letter_refused(output, exc, classified, dead)
         # The loop runs other tasks while the acks are awaited: an upper bound of publishing's CPU.
         clock.add("publish", time.thread_time() - publish_cpu, 0.0)
@@ -144,6 +169,7 @@ class BatchHandler:
             if result.needs_human:
                 metrics.abstained.labels(category=result.category).inc()
             metrics.end_to_end_seconds.observe(max(0.0, (published_at - result.created_at).total_seconds()))
+        count_arms(metrics, classified.values(), shadowed)
         self._observe_drift(classified.values())
         for _, bad in dead:
             metrics.dead_lettered.labels(reason=bad.error_code).inc()
@@ -163,7 +189,24 @@ class BatchHandler:
             "inference_ms": round(inference_s * 1000, 1),
             "batch_ms": round((time.perf_counter() - started) * 1000, 1),
             "model_version": worker.holder.version,
+            **({"shadowed": len(shadowed)} if shadow else {}),
         })
+
+
+def count_arms(metrics, served, shadowed) -> None:
+    """Per-arm predictions and abstentions, and in shadow mode whether the two arms agreed."""
+    for result in served:
+        arm = result.arm or "champion"
+        metrics.arm_predictions.labels(arm=arm, traffic="served").inc()
+        if result.needs_human:
+            metrics.arm_abstained.labels(arm=arm, traffic="served").inc()
+    for result in shadowed:
+        metrics.arm_predictions.labels(arm="challenger", traffic="shadow").inc()
+        if result.needs_human:
+            metrics.arm_abstained.labels(arm="challenger", traffic="shadow").inc()
+        if result.champion_category is not None:
+            same = result.champion_category == result.category
+            metrics.arm_agreement.labels(outcome="agree" if same else "disagree").inc()
 
 
 async def report_lag(worker) -> None:

@@ -1,10 +1,13 @@
-"""Which model the worker serves: load the promoted version, watch ``PROMOTED``, swap.
+"""Which models the worker serves: load the champion (and challenger), watch the registry aliases, swap.
 
-The agent reads :attr:`ModelHolder.predictor` once per batch, so a swap takes
-effect between batches: a batch is classified wholly by one version, and no
-event is dropped or classified twice because of a swap. Loading happens in a
-thread, never on the event loop, and a version that fails to load leaves the
-old one serving (and counts in ``tickets_model_load_failures_total``).
+The agent reads :meth:`ModelHolder.arms` once per batch, so a swap takes
+effect between batches: a batch is classified wholly by one champion (and one
+challenger), and no event is dropped or classified twice because of a swap.
+Loading happens in a thread, never on the event loop, and a version that fails
+to load leaves the old one serving (and counts in
+``tickets_model_load_failures_total``). The challenger is loaded only when
+``TICKETS_CHALLENGER_MODE`` is not ``off``; a challenger that fails to load, is
+unset, or is the champion's version simply means "champion alone".
 """
 from __future__ import annotations
 
@@ -64,16 +67,27 @@ def promoted_dir(registry_dir) -> Path | None:
     return Registry(registry_dir).promoted()
 
 
+def alias_dirs(registry_dir) -> tuple[Path | None, Path | None]:
+    """(champion folder, challenger folder) as the registry says now; None for an unset alias."""
+    from stream.inference.registry import CHALLENGER, CHAMPION, Registry
+
+    registry = Registry(registry_dir)
+    return registry.alias_dir(CHAMPION), registry.alias_dir(CHALLENGER)
+
+
 class ModelHolder:
-    """The predictor in service, and the logic that replaces it."""
+    """The predictors in service (champion, optional challenger), and the logic that replaces them."""
 
     def __init__(self, settings: Settings, metrics=None,
                  loader: Callable[[Path, Settings, object], object] = load_predictor):
         self.settings = settings
         self.metrics = metrics
+        self.mode = settings.challenger_mode
         self._loader = loader
         self.predictor = None
+        self.challenger = None
         self._failed_version: str | None = None
+        self._failed_challenger: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -83,42 +97,109 @@ class ModelHolder:
     def version(self) -> str | None:
         return getattr(self.predictor, "version", None)
 
+    @property
+    def challenger_version(self) -> str | None:
+        return getattr(self.challenger, "version", None)
+
+    def arms(self) -> tuple[object, object | None]:
+        """(champion, challenger or None): what one batch is classified with, read once per batch."""
+        return self.predictor, self.challenger
+
     def load_promoted(self):
-        """Load the promoted version now (blocking); raise with the fix when there is none."""
-        version_dir = promoted_dir(self.settings.registry_dir)
-        if version_dir is None:
+        """Load the champion (and, by the mode, the challenger) now, blocking; raise with the fix when there is no champion."""
+        champion_dir, challenger_dir = alias_dirs(self.settings.registry_dir)
+        if champion_dir is None:
             raise NoPromotedModelError(Path(self.settings.registry_dir).resolve())
         try:
-            predictor = self._loader(version_dir, self.settings, self.predictor)
+            predictor = self._loader(champion_dir, self.settings, self.predictor)
         except Exception:
-            if self.metrics is not None:
-                self.metrics.model_load_failures.inc()
+            self._count_failure()
             raise
-        self._install(predictor)
+        self.predictor = predictor
+        self._failed_version = None
+        if self.mode != "off" and challenger_dir is not None and challenger_dir.name != predictor.version:
+            try:
+                self.challenger = self._loader(challenger_dir, self.settings, predictor)
+            except Exception as exc:  # noqa: BLE001 - a broken challenger must not stop the champion
+                self._failed_challenger = challenger_dir.name
+                self._count_failure()
+                log.error("challenger failed to load; serving the champion alone",
+                          extra={"version": challenger_dir.name, "error": str(exc)})
+        self._publish_state()
         return predictor
 
     async def poll(self) -> bool:
-        """Swap in a newly promoted version if there is one; True when swapped."""
-        version_dir = await asyncio.to_thread(promoted_dir, self.settings.registry_dir)
+        """Swap in a newly promoted champion and follow the challenger alias; True when anything changed."""
+        champion_dir, challenger_dir = await asyncio.to_thread(alias_dirs, self.settings.registry_dir)
+        changed = await self._poll_champion(champion_dir)
+        changed = await self._poll_challenger(challenger_dir) or changed
+        if changed:
+            self._publish_state()
+        return changed
+
+    async def _poll_champion(self, version_dir: Path | None) -> bool:
         if version_dir is None or version_dir.name in (self.version, self._failed_version):
             return False
         log.info("new promoted version found, loading", extra={"version": version_dir.name, "serving": self.version})
-        try:
-            predictor = await asyncio.to_thread(self._loader, version_dir, self.settings, self.predictor)
-        except Exception as exc:  # noqa: BLE001 - whatever the cause, keep serving the old version
-            self._failed_version = version_dir.name
-            if self.metrics is not None:
-                self.metrics.model_load_failures.inc()
-            log.error("promoted version failed to load; still serving the previous one",
-                      extra={"version": version_dir.name, "serving": self.version, "error": str(exc)})
-            return False
+        if self.challenger is not None and self.challenger_version == version_dir.name:
+            predictor = self.challenger  # the challenger was promoted: it is loaded already
+        else:
+            try:
+                predictor = await asyncio.to_thread(self._loader, version_dir, self.settings, self.predictor)
+            except Exception as exc:  # noqa: BLE001 - whatever the cause, keep serving the old version
+                self._failed_version = version_dir.name
+                self._count_failure()
+                log.error("promoted version failed to load; still serving the previous one",
+                          extra={"version": version_dir.name, "serving": self.version, "error": str(exc)})
+                return False
         previous = self.version
-        self._install(predictor)
+        self.predictor = predictor
+        self._failed_version = None
         log.info("model swapped", extra={"version": predictor.version, "previous": previous})
         return True
 
-    def _install(self, predictor) -> None:
-        self.predictor = predictor
-        self._failed_version = None
+    async def _poll_challenger(self, version_dir: Path | None) -> bool:
+        wanted = None if self.mode == "off" or version_dir is None or version_dir.name == self.version \
+            else version_dir.name
+        if wanted == self.challenger_version:
+            return False
+        if wanted is None:
+            log.info("challenger removed; serving the champion alone", extra={"previous": self.challenger_version})
+            self.challenger = None
+            return True
+        if wanted == self._failed_challenger:
+            return False
+        log.info("new challenger found, loading", extra={"version": wanted, "mode": self.mode})
+        try:
+            challenger = await asyncio.to_thread(self._loader, version_dir, self.settings, self.predictor)
+        except Exception as exc:  # noqa: BLE001 - the champion keeps serving alone
+            self._failed_challenger = wanted
+            self._count_failure()
+            log.error("challenger failed to load; serving the champion alone",
+                      extra={"version": wanted, "error": str(exc)})
+            changed, self.challenger = self.challenger is not None, None
+            return changed
+        self.challenger, self._failed_challenger = challenger, None
+        log.info("challenger loaded", extra={"version": wanted, "mode": self.mode,
+                                             "shares_embedder": challenger_shares_embedder(self.predictor, challenger)})
+        return True
+
+    def _count_failure(self) -> None:
         if self.metrics is not None:
-            self.metrics.set_model(predictor.version, predictor.embedder_id or "none")
+            self.metrics.model_load_failures.inc()
+
+    def _publish_state(self) -> None:
+        if self.metrics is None or self.predictor is None:
+            return
+        self.metrics.set_model(self.predictor.version, self.predictor.embedder_id or "none")
+        versions = {"champion": self.predictor.version}
+        if self.challenger is not None:
+            versions["challenger"] = self.challenger.version
+        self.metrics.set_arms(self.mode, versions)
+
+
+def challenger_shares_embedder(champion, challenger) -> bool:
+    """True when both use the one embedder object (``load_predictor`` shares it when sha256, variant
+    and token cap agree): the challenger can then take the champion's embeddings as they are."""
+    embedder = getattr(challenger, "embedder", None)
+    return embedder is not None and embedder is getattr(champion, "embedder", None)

@@ -45,12 +45,24 @@ class WorkerMetrics(MetricsContainer):
     model_load_failures: Counter
     consumer_lag: Gauge
     stage_cpu_seconds: Counter
+    arm_predictions: Counter
+    arm_abstained: Counter
+    arm_failures: Counter
+    arm_inference_seconds: Histogram
+    arm_agreement: Counter
+    arm_info: Gauge
 
     def set_model(self, version: str, embedder: str) -> None:
         """Point the info gauge at the loaded version (one series at a time)."""
         self.model_info.clear()
         self.model_info.labels(version=version, embedder=embedder).set(1)
         self.model_ready.set(1)
+
+    def set_arms(self, mode: str, versions: dict[str, str]) -> None:
+        """Point the arm info gauge at the versions serving each arm now (one series per arm)."""
+        self.arm_info.clear()
+        for arm, version in versions.items():
+            self.arm_info.labels(arm=arm, version=version, mode=mode).set(1)
 
     def count_language(self, language: str | None) -> None:
         """One classified ticket of ``language``, folded to a bounded label (configured, ``other``, ``und``)."""
@@ -110,5 +122,33 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
         stage_cpu_seconds=Counter(
             f"{p}stage_cpu_seconds_total", "CPU seconds spent per pipeline stage (clean, tokenize, embed, "
             "lexical, knn, booster, blend, decode, serialise, publish).", ["stage"], registry=registry,
+        ),
+        # Per arm, not per version: versions change with every retraining and would pile up series;
+        # tickets_arm_info says which version each arm is. traffic: served (published to
+        # tickets.classified) or shadow (scored beside the champion, published to the shadow topic).
+        arm_predictions=Counter(
+            f"{p}arm_predictions_total", "Tickets classified per arm (champion, challenger) and traffic "
+            "(served, shadow).", ["arm", "traffic"], registry=registry,
+        ),
+        arm_abstained=Counter(
+            f"{p}arm_abstained_total", "Tickets an arm answered with needs_human=true, by arm and traffic.",
+            ["arm", "traffic"], registry=registry,
+        ),
+        arm_failures=Counter(
+            f"{p}arm_failures_total", "Tickets an arm could not classify or publish, by arm and traffic "
+            "(served ones are dead-lettered; shadow ones only counted).", ["arm", "traffic"], registry=registry,
+        ),
+        arm_inference_seconds=Histogram(
+            f"{p}arm_inference_seconds", "Wall time of one arm's share of a batch (clean + embed + predict; a "
+            "shadow challenger that reuses the champion's embeddings skips the embed).", ["arm"],
+            buckets=INFERENCE_BUCKETS, registry=registry,
+        ),
+        arm_agreement=Counter(
+            f"{p}arm_agreement_total", "Tickets both arms classified in shadow mode, by whether their categories "
+            "agree (outcome: agree, disagree).", ["outcome"], registry=registry,
+        ),
+        arm_info=Gauge(
+            f"{p}arm_info", "The version each arm serves now, and the challenger mode (value 1; no challenger "
+            "series when none is loaded).", ["arm", "version", "mode"], registry=registry,
         ),
     )

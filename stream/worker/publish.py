@@ -49,6 +49,7 @@ class Output:
     value: bytes
     source: object         # the input event, for a dead letter if this output is refused
     dead_letter_of: object = None  # the BadTicket this output is the dead letter of, if it is one
+    shadow: bool = False   # a challenger's shadow event: if refused, counted, never dead-lettered (the ticket was served)
 
 
 def refused_by_broker(exc: BaseException) -> bool:

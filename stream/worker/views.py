@@ -111,6 +111,8 @@ def register(worker) -> None:
                 "model_loaded": worker.holder.ready,
                 "model_version": worker.holder.version,
                 "embedder_id": getattr(predictor, "embedder_id", None),
+                "challenger_mode": settings.challenger_mode,
+                "challenger_version": getattr(worker.holder, "challenger_version", None),
                 "assigned_partitions": partitions,
                 "kafka": describe(settings.kafka),
                 "settings": settings.redacted(),

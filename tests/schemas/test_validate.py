@@ -58,6 +58,14 @@ def _classified_v3():
     return json.loads((EXAMPLES / "classified_event" / "with_evidence.json").read_text("utf-8"))
 
 
+def _classified_v4():
+    return json.loads((EXAMPLES / "classified_event" / "served_by_challenger.json").read_text("utf-8"))
+
+
+def _shadow():
+    return json.loads((EXAMPLES / "shadow_classified_event" / "agrees.json").read_text("utf-8"))
+
+
 def _dead_letter():
     return json.loads((EXAMPLES / "dead_letter_event" / "invalid_json.json").read_text("utf-8"))
 
@@ -95,7 +103,13 @@ BROKEN = [
     ("classified_event", _classified, ["needs_human"], "no", "needs_human"),
     ("classified_event", _classified, ["top_k", 0, "probability"], -0.1, "top_k[0].probability"),
     ("classified_event", _classified, ["excerpt"], "x" * 281, "excerpt"),
-    ("classified_event", _classified, ["schema_version"], "4", "schema_version"),
+    ("classified_event", _classified, ["schema_version"], "5", "schema_version"),
+    ("classified_event", _classified_v4, ["arm"], "canary", "arm"),
+    ("shadow_classified_event", _shadow, ["arm"], "champion", "arm"),
+    ("shadow_classified_event", _shadow, ["champion_version"], _DELETE, "champion_version"),
+    ("shadow_classified_event", _shadow, ["champion_version"], "", "champion_version"),
+    ("shadow_classified_event", _shadow, ["language"], None, "language"),
+    ("shadow_classified_event", _shadow, ["schema_version"], "4", "schema_version"),
     ("classified_event", _classified_v3, ["evidence", "neighbours", 0, "similarity"], 1.5,
      "evidence.neighbours[0].similarity"),
     ("classified_event", _classified_v3, ["evidence", "neighbours", 0, "ticket_id"], "", "evidence.neighbours[0].ticket_id"),
@@ -158,7 +172,7 @@ def test_classified_event_v2_carries_language_and_is_what_the_model_writes():
     assert parse_event("classified_event", document).language == "de"
     fresh = {k: v for k, v in document.items() if k != "schema_version"}
     written = json.loads(ClassifiedEvent.model_validate(fresh).model_dump_json())
-    assert written["schema_version"] == "3" and written["language"] == "de" and written["evidence"] is None
+    assert written["schema_version"] == "4" and written["language"] == "de" and written["evidence"] is None
     validate_json_schema("classified_event", written)
     # A version-2 event (no evidence) stays valid for both.
     assert document["schema_version"] == "2" and "evidence" not in document
@@ -175,3 +189,31 @@ def test_classified_event_v3_carries_evidence_for_both():
     assert list(event.evidence.terms) == document["evidence"]["terms"]
     validate_json_schema("classified_event", document | {"evidence": None})
     assert parse_event("classified_event", document | {"evidence": None}).evidence is None
+
+
+def test_classified_event_v4_says_which_arm_served_it_and_older_events_read_as_no_arm():
+    document = _classified_v4()
+    assert document["schema_version"] == "4" and document["arm"] == "challenger"
+    validate_json_schema("classified_event", document)
+    assert parse_event("classified_event", document).arm == "challenger"
+    for old in (_classified(), _classified_v2(), _classified_v3()):
+        assert "arm" not in old
+        validate_json_schema("classified_event", old)
+        assert parse_event("classified_event", old).arm is None
+    without = {k: v for k, v in document.items() if k != "arm"}
+    validate_json_schema("classified_event", without)
+    assert load_schema("classified_event", 3)["properties"]["schema_version"] == {"enum": ["1", "2", "3"]}
+
+
+def test_a_shadow_event_is_a_classified_event_with_the_champion_beside_it():
+    """The sink reads both topics with one row builder: every shadow event is a valid ClassifiedEvent too."""
+    from schemas import ShadowClassifiedEvent
+
+    for path in sorted((EXAMPLES / "shadow_classified_event").glob("*.json")):
+        document = json.loads(path.read_text("utf-8"))
+        event = parse_event("shadow_classified_event", document)
+        assert isinstance(event, ShadowClassifiedEvent) and event.arm == "challenger"
+        assert event.champion_version != event.model_version
+        as_classified = document | {"schema_version": "4"}
+        validate_json_schema("classified_event", as_classified)
+    assert ShadowClassifiedEvent.model_fields["schema_version"].default == "1"

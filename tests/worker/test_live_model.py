@@ -141,3 +141,65 @@ def test_worker_swaps_the_model_between_batches(kafka_bootstrap, kafka_topics, k
     assert {e["model_version"] for e in events if e["ticket_id"].startswith("before-")} == {version}
     assert {e["model_version"] for e in events if e["ticket_id"].startswith("after-")} == {newer}
     assert len(events) == len(want)  # nothing classified twice either
+
+
+def _holder(registry_dir, embedder_dir, mode="shadow", metrics=None) -> ModelHolder:
+    env = {"TICKETS_REGISTRY_DIR": str(registry_dir), "TICKETS_EMBEDDER_DIR": str(embedder_dir),
+           "TICKETS_CHALLENGER_MODE": mode}
+    return ModelHolder(Settings.from_env(env), metrics)
+
+
+def _arm_info(metrics) -> dict:
+    return {s.labels["arm"]: s.labels["version"] for s in metrics.arm_info.collect()[0].samples}
+
+
+def test_the_challenger_alias_is_loaded_followed_and_promoted_without_a_reload(registry_clone, e5_embedders_root):
+    from tests.fixtures.challenger import clone_version
+
+    registry_dir, version = registry_clone
+    challenger = clone_version(registry_dir, version, "29990101T000000Z-chall1", threshold=1.0)
+    registry = Registry(registry_dir, embedder_dir=e5_embedders_root)
+    registry.set_alias("challenger", challenger, reason="test")
+    metrics = create()
+    holder = _holder(registry_dir, e5_embedders_root, metrics=metrics)
+    holder.load_promoted()
+    champion, loaded = holder.arms()
+    assert (champion.version, loaded.version) == (version, challenger)
+    assert loaded.embedder is champion.embedder  # one ONNX session for both arms
+    assert _arm_info(metrics) == {"champion": version, "challenger": challenger}
+    assert asyncio.run(holder.poll()) is False
+
+    registry.unset_alias("challenger")
+    assert asyncio.run(holder.poll()) is True and holder.challenger is None
+    assert _arm_info(metrics) == {"champion": version}
+    registry.set_alias("challenger", challenger)
+    assert asyncio.run(holder.poll()) is True and holder.challenger_version == challenger
+    kept = holder.challenger
+
+    registry.promote(challenger, reason="won the comparison")  # the challenger alias still points at it
+    assert asyncio.run(holder.poll()) is True
+    assert holder.predictor is kept and holder.challenger is None  # promoted: no second load, no self-shadow
+    assert _arm_info(metrics) == {"champion": challenger}
+
+
+def test_a_challenger_is_ignored_when_the_mode_is_off_and_a_broken_one_leaves_the_champion_alone(
+        registry_clone, e5_embedders_root):
+    from tests.fixtures.challenger import clone_version
+
+    registry_dir, version = registry_clone
+    good = clone_version(registry_dir, version, "29990101T000000Z-chall1")
+    Registry(registry_dir, embedder_dir=e5_embedders_root).set_alias("challenger", good)
+    off = _holder(registry_dir, e5_embedders_root, mode="off")
+    off.load_promoted()
+    assert off.challenger is None and asyncio.run(off.poll()) is False
+
+    broken = clone_version(registry_dir, version, "29990101T000000Z-broken")
+    (registry_dir / broken / "booster.txt").write_text("not a booster")
+    (registry_dir / "CHALLENGER").write_text(broken + "\n")  # by hand: the registry would refuse it
+    metrics = create()
+    holder = _holder(registry_dir, e5_embedders_root, mode="split", metrics=metrics)
+    holder.load_promoted()
+    assert holder.version == version and holder.challenger is None
+    assert metrics.model_load_failures._value.get() == 1
+    assert asyncio.run(holder.poll()) is False  # not retried on every poll
+    assert metrics.model_load_failures._value.get() == 1

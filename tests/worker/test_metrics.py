@@ -24,6 +24,12 @@ CONTRACT = {  # docs/architecture.md, "Metrics"
     "tickets_model_load_failures_total": ("counter", set()),
     "tickets_consumer_lag": ("gauge", {"topic", "partition"}),
     "tickets_stage_cpu_seconds_total": ("counter", {"stage"}),
+    "tickets_arm_predictions_total": ("counter", {"arm", "traffic"}),
+    "tickets_arm_abstained_total": ("counter", {"arm", "traffic"}),
+    "tickets_arm_failures_total": ("counter", {"arm", "traffic"}),
+    "tickets_arm_inference_seconds": ("histogram", {"arm"}),
+    "tickets_arm_agreement_total": ("counter", {"outcome"}),
+    "tickets_arm_info": ("gauge", {"arm", "version", "mode"}),
 }
 
 
@@ -51,6 +57,12 @@ def _touch_everything(metrics):
     metrics.model_load_failures.inc()
     metrics.consumer_lag.labels(topic="tickets.raw", partition="0").set(5)
     metrics.stage_cpu_seconds.labels(stage="embed").inc(0.01)
+    metrics.arm_predictions.labels(arm="challenger", traffic="shadow").inc()
+    metrics.arm_abstained.labels(arm="champion", traffic="served").inc()
+    metrics.arm_failures.labels(arm="challenger", traffic="shadow").inc()
+    metrics.arm_inference_seconds.labels(arm="champion").observe(0.02)
+    metrics.arm_agreement.labels(outcome="agree").inc()
+    metrics.set_arms("shadow", {"champion": "v1", "challenger": "v2"})
 
 
 def test_every_contract_metric_is_exported_with_its_type_and_labels():
@@ -98,3 +110,12 @@ def test_language_label_is_bounded_to_the_configured_set_other_and_und():
                if family.name == "tickets_classified_by_language" for s in family.samples
                if s.name.endswith("_total")}
     assert samples == {"de": 2, "en": 1, "other": 3, "und": 2}
+
+
+def test_arm_info_has_one_series_per_arm_and_drops_a_removed_challenger():
+    metrics = create()
+    metrics.set_arms("shadow", {"champion": "v1", "challenger": "v2"})
+    metrics.set_arms("shadow", {"champion": "v2"})
+    samples = [s for f in text_string_to_metric_families(metrics.render().decode())
+               if f.name == "tickets_arm_info" for s in f.samples]
+    assert [(s.labels["arm"], s.labels["version"], s.labels["mode"]) for s in samples] == [("champion", "v2", "shadow")]
