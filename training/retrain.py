@@ -30,6 +30,7 @@ from stream.inference.registry import CHALLENGER, CHAMPION, Registry
 from .compare import BETTER, WORSE, CompareSettings, compare_arms
 from .config import TrainConfig, load_config
 from .drift import stored_drift
+from .exceptions import ConfigError, NotEnoughDataError
 from .gate import GateSettings, evaluate_gate
 from .live import Window, connect_sink_tables, read_live
 from .prepare import prepare
@@ -43,16 +44,18 @@ BY = "retrain"
 def evaluation_set(config: TrainConfig) -> pd.DataFrame:
     """Golden file + recently corrected tickets, cleaned like training data (``ticket_id``, ``text``, ``label``)."""
     lc = config.lifecycle
+    if not (lc.golden_path or lc.recent_query):
+        raise ConfigError("retrain needs an evaluation set: lifecycle.golden_path and/or lifecycle.recent_query")
     frames = []
     if lc.golden_path:
         frames.append(prepare(LocalFileSource(lc.golden_path).batches(), config, progress=False).frame)
     if lc.recent_query:
         source = SnowflakeSource(lc.recent_query, config.data.snowflake.connection, lc.recent_params)
         frames.append(prepare(source.batches(), config, progress=False).frame)
-    if not frames:
-        return pd.DataFrame(columns=["ticket_id", "text", "label"])
-    frame = pd.concat(frames, ignore_index=True)
-    return frame.drop_duplicates("text", keep="last").reset_index(drop=True)
+    frame = pd.concat(frames, ignore_index=True).drop_duplicates("text", keep="last").reset_index(drop=True)
+    if frame.empty:
+        raise NotEnoughDataError("the evaluation set is empty after cleaning (lifecycle.golden_path, recent_query)")
+    return frame
 
 
 def _answers(version_dir: Path, texts: list[str], embedder_dir) -> tuple[list[str], list[bool]]:
@@ -63,22 +66,17 @@ def _answers(version_dir: Path, texts: list[str], embedder_dir) -> tuple[list[st
 
 def _gate(registry: Registry, candidate: str, champion: str | None, evaluation: pd.DataFrame,
           config: TrainConfig, embedder_dir):
+    """The gate's decision: both versions answer the evaluation tickets through the serving Predictor."""
+    settings = GateSettings(**config.lifecycle.gate.model_dump())
+    target = config.thresholds.target_precision
     try:
         registry.check(candidate)
-        loads = (True, "")
     except PromotionRefusedError as exc:
-        loads = (False, str(exc))
+        return evaluate_gate([], [], [], target, (False, str(exc)), None, settings)
     texts, y = evaluation["text"].tolist(), evaluation["label"].tolist()
-    if not loads[0] or not texts:
-        preds, abstains, champion_preds = [], [], None if champion is None else []
-        if not texts:
-            loads = (False, loads[1] or "empty evaluation set: set lifecycle.golden_path or lifecycle.recent_query")
-            y = []
-    else:
-        preds, abstains = _answers(registry.path(candidate), texts, embedder_dir)
-        champion_preds = None if champion is None else _answers(registry.path(champion), texts, embedder_dir)[0]
-    return evaluate_gate(y, preds, abstains, config.thresholds.target_precision, loads, champion_preds,
-                         GateSettings(**config.lifecycle.gate.model_dump()))
+    preds, abstains = _answers(registry.path(candidate), texts, embedder_dir)
+    champion_preds = None if champion is None else _answers(registry.path(champion), texts, embedder_dir)[0]
+    return evaluate_gate(y, preds, abstains, target, (True, ""), champion_preds, settings)
 
 
 def _set_since(registry: Registry, alias: str, version: str) -> datetime | None:
@@ -131,11 +129,15 @@ def champion_drift(registry: Registry, config: TrainConfig, now: datetime, sink_
     champion = registry.alias_version(CHAMPION)
     if champion is None:
         return None
-    conn, classified, feedback = connect_sink_tables(sink_env)
     try:
-        live = read_live(conn, classified, feedback, Window.last(config.lifecycle.compare_days, now), [champion])
-    finally:
-        conn.close()
+        conn, classified, feedback = connect_sink_tables(sink_env)
+        try:
+            live = read_live(conn, classified, feedback, Window.last(config.lifecycle.compare_days, now), [champion])
+        finally:
+            conn.close()
+    except Exception as exc:  # noqa: BLE001 - no sink (or none yet): train anyway, and say so
+        log.warning("champion drift not measured: the sink's tables cannot be read", extra={"error": str(exc)})
+        return {"version": champion, "error": f"the sink's tables cannot be read: {exc}"}
     figures = stored_drift(registry.path(champion), live.predictions)
     log.info("champion drift", extra={"version": champion, **figures})
     return {"version": champion, **figures}
@@ -189,9 +191,10 @@ def retrain(config_path, *, registry_dir=None, embedder_dir=None, approve: str |
     if registry.alias_version(CHALLENGER) and registry.alias_version(CHAMPION):
         decisions.append(judge_challenger(registry, config, approve, now, sink_env))
     on_trial = registry.alias_version(CHALLENGER)
+    evaluation = evaluation_set(config) if not skip_training and not on_trial else None
     drift = champion_drift(registry, config, now, sink_env) if not skip_training and not on_trial else None
     if not skip_training and not on_trial:
-        decisions.append(train_candidate(registry, config, evaluation_set(config), embedder_dir, drift, progress))
+        decisions.append(train_candidate(registry, config, evaluation, embedder_dir, drift, progress))
     lines = [f"{d['step']}: {d['action']}" + (f" {d.get('candidate') or d.get('challenger')}") for d in decisions]
     if on_trial and not skip_training:
         lines.append(f"no candidate trained: challenger {on_trial} is still on trial")

@@ -129,3 +129,15 @@ def test_drift_reference_has_every_figure(tmp_path, files, sink_env):
     assert set(reference["means"]) == {"length", "confidence", "nn_similarity", "abstention"}
     assert reference["bins"]["nn_similarity"] is None  # a lexical-only version has no kNN block
     assert set(FEATURES) >= {"length", "language", "category", "confidence"}
+
+
+def test_retrain_without_an_evaluation_set_is_a_clear_error_before_any_training(tmp_path, files, capsys):
+    import yaml
+
+    from training.cli import main
+
+    config = tmp_path / "no-golden.yaml"
+    config.write_text(yaml.safe_dump({"feature_blocks": ["lexical"], "data": {"path": str(files["train"])}}))
+    assert main(["retrain", "--config", str(config), "--registry", str(tmp_path / "reg")]) == 2
+    assert "lifecycle.golden_path" in capsys.readouterr().err
+    assert not (tmp_path / "reg").exists() or not Registry(tmp_path / "reg").versions()
