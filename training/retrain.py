@@ -191,11 +191,12 @@ def retrain(config_path, *, registry_dir=None, embedder_dir=None, approve: str |
     if registry.alias_version(CHALLENGER) and registry.alias_version(CHAMPION):
         decisions.append(judge_challenger(registry, config, approve, now, sink_env))
     on_trial = registry.alias_version(CHALLENGER)
-    evaluation = evaluation_set(config) if not skip_training and not on_trial else None
-    drift = champion_drift(registry, config, now, sink_env) if not skip_training and not on_trial else None
+    drift = None
     if not skip_training and not on_trial:
+        evaluation = evaluation_set(config)  # before training: a config without one fails fast
+        drift = champion_drift(registry, config, now, sink_env)
         decisions.append(train_candidate(registry, config, evaluation, embedder_dir, drift, progress))
-    lines = [f"{d['step']}: {d['action']}" + (f" {d.get('candidate') or d.get('challenger')}") for d in decisions]
+    lines = [f"{d['step']}: {d['action']} {d.get('candidate') or d.get('challenger')}" for d in decisions]
     if on_trial and not skip_training:
         lines.append(f"no candidate trained: challenger {on_trial} is still on trial")
     aliases = registry.aliases()
