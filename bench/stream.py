@@ -18,6 +18,14 @@ configurations side by side without Kafka.
     python -m bench.stream                      # promoted model in TICKETS_REGISTRY_DIR
     python -m bench.stream --tickets 3000 --rate 40 --duration 60
     python -m bench.stream --evidence-cost 2000  # only: CPU per ticket of the evidence step, in-process
+    python -m bench.stream --shadow --tickets 1000  # only: backlog throughput, champion alone vs shadow mode
+
+``--shadow`` runs the backlog phase twice in one run, each on a fresh worker and
+its own topics: once with the champion alone (``TICKETS_CHALLENGER_MODE=off``)
+and once in shadow mode with a challenger that is a copy of the champion under
+another version id (so the same embedder, computed once, and a second booster
+and cheap blocks: what a retrained challenger costs). Target: shadow keeps
+>= 85% of the single-model throughput.
 """
 from __future__ import annotations
 
@@ -25,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -171,6 +180,110 @@ async def _bench(args, settings: Settings, worker_pid: int, metrics_url: str) ->
             "complete": complete, "versions": versions, "embedders": embedders}
 
 
+async def _backlog(args, settings: Settings, worker_pid: int, prefix: str) -> dict:
+    """Throughput only: warm up, publish a backlog at once, time until every ClassifiedEvent arrived."""
+    rows = load_rows(args.data, text_col=args.text_col, limit=args.warmup + args.tickets)
+    watcher = ClassifiedWatcher(settings, settings.kafka.topic_classified)
+    await watcher.start()
+    try:
+        warm = _pick(rows, 0, args.warmup)
+        await replay(settings, warm, rate=0, id_prefix=f"{prefix}warm", progress=False)
+        await watcher.wait_for({f"{prefix}warm-{i:07d}" for i in warm.indices}, 300)
+        backlog = _pick(rows, args.warmup, args.tickets)
+        cpu_before, started = cpu_seconds(worker_pid), time.time()
+        await replay(settings, backlog, rate=0, id_prefix=f"{prefix}tput", progress=not args.no_progress)
+        ids = {f"{prefix}tput-{i:07d}" for i in backlog.indices}
+        complete = await watcher.wait_for(ids, args.timeout)
+        done = max(watcher.arrivals[i][0] for i in ids if i in watcher.arrivals)
+        arms = {watcher.arrivals[i][1].get("arm") for i in ids if i in watcher.arrivals}
+    finally:
+        await watcher.stop()
+    return {"throughput": sum(i in watcher.arrivals for i in ids) / (done - started),
+            "cpu_per_ticket": (cpu_seconds(worker_pid) - cpu_before) / len(ids), "complete": complete, "arms": arms}
+
+
+def _shadow_registry(settings: Settings, model: str | None) -> tuple[Path, str, str]:
+    """A throw-away registry: the champion's folder linked in, and a challenger copy under another id."""
+    from stream.inference.registry import CHALLENGER, Registry
+
+    source = Path(model) if model else Registry(settings.registry_dir).promoted()
+    if source is None:
+        raise SystemExit(f"no promoted model in {settings.registry_dir}; pass --model")
+    champion = source.name
+    challenger = champion + "-shadowbench"
+    root = Path(tempfile.mkdtemp(prefix="bench-shadow-registry-"))
+    (root / champion).symlink_to(source.resolve(), target_is_directory=True)
+    (root / challenger).mkdir()
+    for item in source.iterdir():
+        if item.name != "manifest.json":
+            (root / challenger / item.name).symlink_to(item.resolve())
+    manifest = json.loads((source / "manifest.json").read_text())
+    manifest["version"] = challenger
+    (root / challenger / "manifest.json").write_text(json.dumps(manifest))
+    registry = Registry(root, settings.embedder_dir)
+    registry.promote(champion, reason="bench.stream --shadow")
+    registry.set_alias(CHALLENGER, challenger, reason="bench.stream --shadow")
+    return root, champion, challenger
+
+
+def _shadow_bench(args, base: Settings) -> int:
+    """Champion alone, then champion + shadow challenger, on fresh workers and topics of one broker."""
+    external = os.environ.get("TICKETS_KAFKA_BOOTSTRAP")
+    broker = None if external else EmbeddedBroker().start()
+    bootstrap = external or broker.bootstrap
+    registry, champion, challenger = _shadow_registry(base, args.model)
+    results = {}
+    try:
+        for mode in ("off", "shadow"):
+            suffix = uuid.uuid4().hex[:8]
+            env = {
+                "TICKETS_KAFKA_BOOTSTRAP": bootstrap if external else f"kafka://{bootstrap}",
+                "TICKETS_TOPIC_RAW": f"bench-raw-{suffix}", "TICKETS_TOPIC_CLASSIFIED": f"bench-classified-{suffix}",
+                "TICKETS_TOPIC_FEEDBACK": f"bench-feedback-{suffix}", "TICKETS_TOPIC_DLQ": f"bench-dlq-{suffix}",
+                "TICKETS_TOPIC_CLASSIFIED_SHADOW": f"bench-shadow-{suffix}", "TICKETS_APP_ID": f"bench-{suffix}",
+                "TICKETS_WEB_PORT": str(free_port()), "TICKETS_LOG_FORMAT": "json",
+                "TICKETS_REGISTRY_DIR": str(registry), "TICKETS_CHALLENGER_MODE": mode,
+            }
+            if not external:
+                env["TICKETS_KAFKA_SHORT_FETCH_WAIT"] = "true"
+            settings = Settings.from_env({**os.environ, **env})
+            log_path = Path(tempfile.gettempdir()) / f"bench-stream-worker-{suffix}.log"
+            worker = None
+            try:
+                asyncio.run(ensure_topics(settings.kafka))
+                with open(log_path, "wb") as log:
+                    worker = subprocess.Popen([sys.executable, "-m", "stream", "worker"], cwd=REPO,
+                                              env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+                _wait_ready(f"http://127.0.0.1:{env['TICKETS_WEB_PORT']}", worker)
+                results[mode] = asyncio.run(_backlog(args, settings, worker.pid, prefix=mode[:2]))
+            finally:
+                stop_process(worker, 20)
+    finally:
+        if broker is not None:
+            broker.stop()
+        shutil.rmtree(registry, ignore_errors=True)  # links and the challenger's manifest: never the model
+    single, shadow = results["off"], results["shadow"]
+    ratio = shadow["throughput"] / single["throughput"]
+    load1, load5, _ = os.getloadavg()
+    print()
+    print(f"Shadow benchmark — {describe_cpu()}; champion {champion}, challenger {challenger} (same artifacts, "
+          f"same embedder); {args.tickets} dataset tickets as a backlog after {args.warmup} warm-up; "
+          f"max_batch {base.max_batch}, max_tokens {base.embed_max_tokens}; "
+          f"load average at the end {load1:.1f} (1 min) / {load5:.1f} (5 min)")
+    print()
+    print("| mode | throughput | worker CPU per ticket | served by |")
+    print("| --- | ---: | ---: | --- |")
+    for name, result in (("champion alone (off)", single), ("shadow (champion + challenger)", shadow)):
+        print(f"| {name} | {result['throughput']:.1f} tickets/s | {result['cpu_per_ticket'] * 1000:.1f} ms "
+              f"| {', '.join(sorted(a or 'none' for a in result['arms']))} |")
+    print(f"| **shadow / single** | **{ratio:.0%}** | {shadow['cpu_per_ticket'] / single['cpu_per_ticket']:.2f}x "
+          f"| target >= 85% |")
+    complete = single["complete"] and shadow["complete"]
+    if not complete:
+        print("\nWARNING: some tickets were not classified before the timeout")
+    return 0 if complete else 1
+
+
 def _wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -217,10 +330,15 @@ def main(argv=None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--evidence-cost", type=int, metavar="N",
                         help="instead: time the evidence step on N dataset tickets with the promoted model")
-    parser.add_argument("--model", help="with --evidence-cost: a version folder instead of the promoted model")
+    parser.add_argument("--model", help="with --evidence-cost or --shadow: a version folder instead of the "
+                                        "promoted model")
+    parser.add_argument("--shadow", action="store_true",
+                        help="instead: backlog throughput of the champion alone vs shadow mode, side by side")
     args = parser.parse_args(argv)
     if args.evidence_cost:
         return _evidence_cost(args)
+    if args.shadow:
+        return _shadow_bench(args, Settings.from_env())
 
     base = Settings.from_env()
     external = os.environ.get("TICKETS_KAFKA_BOOTSTRAP")

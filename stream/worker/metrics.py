@@ -27,6 +27,9 @@ INFERENCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 # End-to-end latency targets p99 < 1 s; buckets bracket 1 s finely and reach
 # minutes so a backlog after an outage still lands in a finite bucket.
 END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: The (arm, traffic) pairs that exist: the champion is never a shadow.
+ARM_TRAFFIC = (("champion", "served"), ("challenger", "served"), ("challenger", "shadow"))
+AGREEMENT_OUTCOMES = ("agree", "disagree")
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
     """Register every worker metric on ``registry`` (a new one when omitted)."""
     registry = registry_or_new(registry)
     p = prefix
-    return WorkerMetrics(
+    metrics = WorkerMetrics(
         registry=registry,
         consumed=Counter(f"{p}consumed_total", "Raw ticket events read from the input topic.", registry=registry),
         classified=Counter(
@@ -152,3 +155,11 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
             "series when none is loaded).", ["arm", "version", "mode"], registry=registry,
         ),
     )
+    # Every per-arm series from the start, at 0: a rate over a series that appears with its first
+    # failure (or first shadow ticket) misses that event, and panels stay empty until then.
+    for counter in (metrics.arm_predictions, metrics.arm_abstained, metrics.arm_failures):
+        for arm, traffic in ARM_TRAFFIC:
+            counter.labels(arm=arm, traffic=traffic)
+    for outcome in AGREEMENT_OUTCOMES:
+        metrics.arm_agreement.labels(outcome=outcome)
+    return metrics
