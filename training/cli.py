@@ -15,6 +15,7 @@ import sys
 COMMANDS = [
     "training.embedders.commands",
     "training.commands",
+    "training.lifecycle_commands",
     "training.fine_tune.commands",
 ]
 

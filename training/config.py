@@ -182,6 +182,35 @@ class ThresholdConfig(Section):
     min_support: int = 5                       # fewer validation predictions → no abstention for the class
 
 
+class GateConfig(Section):
+    """The promotion gate (training/gate.py): what a candidate may not lose against the champion."""
+
+    alpha: float = 0.05                  # McNemar level of "worse beyond noise"
+    max_class_drop: float = 0.10         # largest accuracy drop allowed in any one category
+    min_class_support: int = 10          # categories with fewer evaluation tickets are not judged alone
+    precision_tolerance: float = 0.05    # a category's precision may sit this far under thresholds.target_precision
+    min_confident: int = 10              # answered (not abstained) tickets a category needs to be judged
+
+
+class LifecycleConfig(Section):
+    """``python -m training retrain``: evaluation set, gate, and when a challenger becomes champion.
+
+    The evaluation set is the frozen ``golden_path`` file (the columns of ``data.columns``) plus the
+    tickets ``recent_query`` returns (corrected tickets of the last weeks, on ``data.snowflake.connection``);
+    they are removed from the candidate's training rows. ``promotion``: ``live`` promotes a challenger when
+    the live comparison says it is better, ``approval`` waits for ``retrain --approve VERSION`` as well.
+    """
+
+    golden_path: str | None = None
+    recent_query: str | None = None
+    recent_params: dict = Field(default_factory=dict)
+    promotion: str = "live"              # live | approval
+    compare_days: float = 7.0            # live comparison window (and the drift figures')
+    compare_alpha: float = 0.05
+    min_labelled: int = 30               # labelled live tickets before any verdict
+    gate: GateConfig = GateConfig()
+
+
 class TrainConfig(Section):
     data: DataConfig = DataConfig()
     clean: CleanSettings = CleanSettings()
@@ -194,6 +223,7 @@ class TrainConfig(Section):
     blend: BlendConfig = BlendConfig()
     route: RouteConfig = RouteConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
     seed: int = 42
 
     def as_dict(self) -> dict:
@@ -229,6 +259,8 @@ class TrainConfig(Section):
         if self.data.min_class_count < 5:
             raise ConfigError("data.min_class_count must be at least 5: a category needs fit, validation "
                               "and test examples")
+        if self.lifecycle.promotion not in ("live", "approval"):
+            raise ConfigError("lifecycle.promotion must be 'live' or 'approval'")
         if not self.data.columns.text:
             raise ConfigError("at least one text column is needed (data.columns.text)")
         return self
@@ -270,7 +302,7 @@ def _deep_update(base: dict, overrides: dict) -> dict:
 
 
 # Mappings passed through as a whole (connection kwargs, query parameters), not merged key by key.
-_FREE_FORM = {"params", "connection"}
+_FREE_FORM = {"params", "connection", "recent_params"}
 
 
 def load_config(path: str | Path | None = None) -> TrainConfig:

@@ -33,6 +33,7 @@ from .card import write_model_card
 from .config import TrainConfig
 from .embed import CachedEmbedder
 from .evidence import write_reference_tickets
+from .drift import write_drift_reference
 from .evaluate import compute_metrics, confusion, slice_metrics
 from .exceptions import NotEnoughDataError, TrainingError
 from . import languages as language_mix
@@ -226,6 +227,7 @@ def _evaluate_staged(staging: Path, manifest: dict, test_df: pd.DataFrame, embed
     metrics = compute_metrics(y_true, proba, predictor.labels, needs_human)
     slices = slice_metrics(texts, y_true, proba, predictor.labels, needs_human, language_mix.resolve(test_df))
     (staging / "slices.json").write_text(json.dumps(slices, indent=2) + "\n")
+    write_drift_reference(staging, predictor, test_df, manifest["data"]["label_counts"])
     plot_confusion(confusion(y_true, proba, predictor.labels), predictor.labels, staging / "confusion_matrix.png")
     index = {label: i for i, label in enumerate(predictor.labels)}
     correct = proba.argmax(axis=1) == np.array([index[t] for t in y_true])

@@ -219,13 +219,34 @@ class Registry:
         self._move(CHAMPION, target, action="rollback", reason=reason, details=None, by=by)
         return target
 
+    def record(self, alias: str, action: str, *, reason: str = "", details: dict | None = None,
+               by: str | None = None) -> dict:
+        """Append a decision that moved no alias (a refused candidate, a challenger still on trial) to HISTORY.
+
+        ``version`` and ``previous`` are both the alias's current version, so replaying the history
+        still gives every alias's value; ``details`` says what was decided about which version.
+        """
+        _alias_file(alias)
+        with self._locked():
+            current = self.alias_version(alias)
+            entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action,
+                     "alias": alias, "version": current, "previous": current, "moved": False,
+                     "by": by or _actor()}
+            if reason:
+                entry["reason"] = reason
+            if details:
+                entry["details"] = details
+            append_line(self.root / HISTORY, json.dumps(entry, default=str))
+        log.info("decision recorded", extra={"alias": alias, "action": action, "reason": reason})
+        return entry
+
     def _stack(self) -> list[str]:
         stack: list[str] = []
         for entry in self.history(CHAMPION):
             if entry["action"] == "rollback":
                 if stack:
                     stack.pop()
-            elif entry.get("version"):
+            elif entry.get("version") and entry.get("moved", True):
                 stack.append(entry["version"])
         return stack
 

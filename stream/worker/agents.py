@@ -112,6 +112,17 @@ class BatchHandler:
         # Even a small dead letter is refused: the broker's limits, not this record, are wrong.
         raise PublishError(1, 1, [f"dead letter refused: {describe(exc)}"])
 
+    def _observe_drift(self, results) -> None:
+        drift = getattr(self.worker, "drift", None)
+        if drift is None:
+            return
+        try:
+            for result in results:
+                drift.observe(result)
+            drift.publish(self.worker.holder.version)
+        except Exception as exc:  # noqa: BLE001 - a metric must not take a batch down
+            log.warning("drift figures skipped", extra={"error": f"{type(exc).__name__}: {exc}"})
+
     async def handle(self, stream, events) -> None:
         started = time.perf_counter()
         worker, metrics = self.worker, self.metrics
@@ -170,6 +181,7 @@ class BatchHandler:
                 metrics.abstained.labels(category=result.category).inc()
             metrics.end_to_end_seconds.observe(max(0.0, (published_at - result.created_at).total_seconds()))
         count_arms(metrics, classified.values(), shadowed)
+        self._observe_drift(classified.values())
         for _, bad in dead:
             metrics.dead_lettered.labels(reason=bad.error_code).inc()
         # Only now, with every output acknowledged by the broker, may offsets move.

@@ -21,6 +21,8 @@ from stream.inference import language
 from stream.kafka.client import faust_broker_urls, faust_credentials
 from stream.worker.live_model import ModelHolder
 from stream.worker.classify import Classifier
+from stream.worker.drift.metrics import DriftMetrics
+from stream.worker.drift.monitor import DriftMonitor
 from stream.kafka.topics import Topics, declare_topics
 from stream.worker.transport import Transport
 
@@ -42,6 +44,8 @@ class WorkerApp:
     next_offsets: dict = field(default_factory=dict)
     #: (topic, partition) label sets of the lag gauge currently exported.
     lag_labels: set = field(default_factory=set)
+    #: Drift of the served traffic against the serving version's reference (None: not measured).
+    drift: DriftMonitor | None = None
 
     def raw_assignment(self) -> list:
         """Raw-topic partitions assigned to this worker (empty before the first rebalance)."""
@@ -108,6 +112,7 @@ def create_worker_app(settings: Settings, *, metrics=None, holder: ModelHolder |
                               mode=settings.challenger_mode, fraction=settings.challenger_fraction),
         topics=declare_topics(app, settings.kafka),
         executor=executor,
+        drift=DriftMonitor(DriftMetrics.create(metrics.registry), settings.registry_dir),
     )
     agents.register(worker)
     views.register(worker)

@@ -39,6 +39,7 @@ def test_every_template_renders_in_some_ci_scenario_and_optional_ones_stay_off_b
     never = templates - set().union(*rendered.values())
     assert not never, f"templates no ci/*-values.yaml scenario renders: {sorted(never)}"
     optional = {"notifier-deployment.yaml", "sink-deployment.yaml", "retrain-cronjob.yaml", "promote-job.yaml",
+                "retrain-configmap.yaml", "retrain-approve-job.yaml",
                 "servicemonitor.yaml", "prometheusrule.yaml", "hpa.yaml", "networkpolicy.yaml",
                 "ingress.yaml", "scaledobject.yaml"}
     assert not rendered["default"] & optional, f"on by default: {sorted(rendered['default'] & optional)}"
@@ -149,7 +150,7 @@ def test_model_registry_is_shared_read_only_by_workers_and_writable_by_training(
                     assert volumes["registry"]["persistentVolumeClaim"]["claimName"] == claim
                     mounts[name] = mount["readOnly"]
     assert mounts == {"tc-ticket-classifier-worker": True, "tc-ticket-classifier-retrain": False,
-                      "tc-ticket-classifier-promote": False}
+                      "tc-ticket-classifier-promote": False, "tc-ticket-classifier-approve": False}
     minimal = render(chart, scenario_values("minimal"))
     spec = by_kind(minimal, "Deployment")[0]["spec"]["template"]["spec"]
     claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v}
@@ -157,18 +158,34 @@ def test_model_registry_is_shared_read_only_by_workers_and_writable_by_training(
     assert not by_kind(minimal, "PersistentVolumeClaim")
 
 
-def test_retraining_registers_and_promotion_is_a_separate_explicit_job(chart):
+def test_retraining_runs_the_lifecycle_and_promotion_by_hand_is_a_separate_job(chart):
     docs = render(chart, scenario_values("full"))
     cron = by_kind(docs, "CronJob")[0]
-    args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[:4] == ["python", "-m", "training", "train"]
-    assert args[-2:] == ["--out", "/var/lib/ticket-classifier/registry"]
-    assert "promote" not in " ".join(args) and "--promote" not in args
+    spec = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    args = container["args"]
+    assert args == ["python", "-m", "training", "retrain", "--config", "/etc/ticket-classifier/retrain/config.yaml"]
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
-    job = by_kind(docs, "Job")[0]
+    # the config it reads is the chart's retrain.config, mounted from a ConfigMap
+    [config_map] = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-retrain")]
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    assert config["lifecycle"]["promotion"] == "live" and config["lifecycle"]["golden_path"].startswith("/")
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["retrain-config"]["configMap"]["name"] == config_map["metadata"]["name"]
+    assert {"name": "retrain-config", "mountPath": "/etc/ticket-classifier/retrain", "readOnly": True} in \
+        container["volumeMounts"]
+    # it reads the sink's tables with the sink's credentials, by reference
+    env = {e["name"]: e for e in container["env"]}
+    assert "secretKeyRef" in env["TICKETS_SNOWFLAKE_PRIVATE_KEY_FILE_PWD"]["valueFrom"]
+    assert "snowflake-key" in volumes
+    [job] = [j for j in by_kind(docs, "Job") if j["metadata"]["name"].endswith("-promote")]
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
         "python", "-m", "stream", "registry", "promote", "20261124T091500Z-3fa2c1"]
     assert not by_kind(render(chart, {"retrain": {"enabled": True}}), "Job"), "no promotion unless asked"
+    approve = by_kind(render(chart, {"retrain": {"enabled": True, "approve": "20261124T091500Z-3fa2c1"}}), "Job")
+    assert [j["spec"]["template"]["spec"]["containers"][0]["args"][3:] for j in approve] == [
+        ["retrain", "--config", "/etc/ticket-classifier/retrain/config.yaml", "--approve", "20261124T091500Z-3fa2c1",
+         "--no-train"]]
     text = notes(chart, {"retrain": {"enabled": True}})
     assert "--set promote.version=VERSION" in text and "python -m stream registry promote VERSION" in text
 

@@ -241,3 +241,106 @@ The claim holding the notifier's dedupe store: the existing one, or the one the 
 {{- define "ticket-classifier.notifierStateClaim" -}}
 {{- .Values.notifier.persistence.existingClaim | default (printf "%s-notifier-state" (include "ticket-classifier.fullname" .)) -}}
 {{- end }}
+
+{{/*
+Snowflake credentials by reference (the sink, and the retraining job that reads the sink's tables).
+*/}}
+{{- define "ticket-classifier.snowflakeSecretEnv" -}}
+{{- $sf := .Values.snowflake }}
+{{- if $sf.passwordKey }}
+- name: TICKETS_SNOWFLAKE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $sf.existingSecret }}
+      key: {{ $sf.passwordKey }}
+{{- end }}
+{{- if $sf.privateKeyPasswordKey }}
+- name: TICKETS_SNOWFLAKE_PRIVATE_KEY_FILE_PWD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $sf.existingSecret }}
+      key: {{ $sf.privateKeyPasswordKey }}
+{{- end }}
+{{- end }}
+{{- define "ticket-classifier.snowflakeKeyMount" -}}
+{{- if .Values.snowflake.privateKeyKey }}
+- name: snowflake-key
+  mountPath: /var/run/secrets/snowflake
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- define "ticket-classifier.snowflakeKeyVolume" -}}
+{{- if .Values.snowflake.privateKeyKey }}
+- name: snowflake-key
+  secret:
+    secretName: {{ .Values.snowflake.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.snowflake.privateKeyKey }}
+        path: private-key.pem
+{{- end }}
+{{- end }}
+
+{{/*
+The container of a retraining run (the CronJob's and the approval Job's). Usage:
+include "ticket-classifier.retrainContainer" (dict "ctx" $ "args" (list "retrain" ...))
+(HISTORY names retrain runs "retrain")
+*/}}
+{{- define "ticket-classifier.retrainContainer" -}}
+{{- $r := .ctx.Values.retrain }}
+- name: retrain
+  image: {{ include "ticket-classifier.trainerImage" .ctx | quote }}
+  imagePullPolicy: {{ .ctx.Values.image.pullPolicy }}
+  args:
+    - python
+    - -m
+    - training
+    {{- range .args }}
+    - {{ . | quote }}
+    {{- end }}
+  envFrom:
+    {{- include "ticket-classifier.envFrom" .ctx | nindent 4 }}
+  env:
+    {{- include "ticket-classifier.commonEnv" .ctx | nindent 4 }}
+    {{- with include "ticket-classifier.kafkaSecretEnv" .ctx }}{{ . | nindent 4 }}{{ end }}
+    {{- if .ctx.Values.sink.enabled }}
+    {{- with include "ticket-classifier.snowflakeSecretEnv" .ctx }}{{ . | nindent 4 }}{{ end }}
+    {{- end }}
+    - name: MPLCONFIGDIR
+      value: /tmp/matplotlib
+    {{- with $r.extraEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  resources:
+    {{- toYaml $r.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml .ctx.Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    {{- include "ticket-classifier.commonVolumeMounts" (dict "ctx" .ctx "registryReadOnly" false) | nindent 4 }}
+    {{- if $r.data.existingClaim }}
+    - name: data
+      mountPath: {{ $r.data.mountPath }}
+      readOnly: true
+    {{- end }}
+    - name: retrain-config
+      mountPath: /etc/ticket-classifier/retrain
+      readOnly: true
+    {{- if .ctx.Values.sink.enabled }}
+    {{- with include "ticket-classifier.snowflakeKeyMount" .ctx }}{{ . | nindent 4 }}{{ end }}
+    {{- end }}
+{{- end }}
+{{- define "ticket-classifier.retrainVolumes" -}}
+{{- include "ticket-classifier.commonVolumes" . }}
+{{- with .Values.retrain.data.existingClaim }}
+- name: data
+  persistentVolumeClaim:
+    claimName: {{ . }}
+    readOnly: true
+{{- end }}
+- name: retrain-config
+  configMap:
+    name: {{ include "ticket-classifier.componentName" (dict "ctx" . "component" "retrain") }}
+{{- if .Values.sink.enabled }}
+{{- include "ticket-classifier.snowflakeKeyVolume" . | nindent 0 }}
+{{- end }}
+{{- end }}
