@@ -11,7 +11,7 @@ them) and the headers every record carries (:mod:`stream.kafka.headers`,
 from __future__ import annotations
 
 from schemas.components import component_schemas, contract_versions
-from schemas.models import ClassifiedEvent, DeadLetterEvent, FeedbackEvent, TicketEvent
+from schemas.models import ClassifiedEvent, DeadLetterEvent, FeedbackEvent, ShadowClassifiedEvent, TicketEvent
 from stream.config import KafkaSettings
 from stream.kafka.headers import CONTENT_TYPE, SOURCE_PREFIX, SPEC_VERSION, TIME_FIELDS, TYPE_PREFIX
 
@@ -78,7 +78,8 @@ def dead_letter_headers(version: str) -> dict:
 def asyncapi_document(kafka: KafkaSettings | None = None) -> dict:
     """The whole document (deterministic: the same code gives the same bytes)."""
     kafka = kafka or KafkaSettings.model_construct()  # the defaults, whatever this process's environment says
-    refs, schemas = component_schemas([TicketEvent, ClassifiedEvent, FeedbackEvent, DeadLetterEvent])
+    refs, schemas = component_schemas([TicketEvent, ClassifiedEvent, ShadowClassifiedEvent, FeedbackEvent,
+                                       DeadLetterEvent])
 
     def version(model) -> str:
         return model.model_fields["schema_version"].default
@@ -94,6 +95,9 @@ def asyncapi_document(kafka: KafkaSettings | None = None) -> dict:
                                standard_headers("ticket_event", version(TicketEvent), None)),
         "ClassifiedEvent": message("ClassifiedEvent", ClassifiedEvent, "classified_event", "the ticket id",
                                    standard_headers("classified_event", version(ClassifiedEvent), ["worker"])),
+        "ShadowClassifiedEvent": message(
+            "ShadowClassifiedEvent", ShadowClassifiedEvent, "shadow_classified_event", "the ticket id",
+            standard_headers("shadow_classified_event", version(ShadowClassifiedEvent), ["worker"])),
         "FeedbackEvent": message("FeedbackEvent", FeedbackEvent, "feedback_event", "the ticket id",
                                  standard_headers("feedback_event", version(FeedbackEvent), ["interactivity"])),
         "DeadLetterEvent": message("DeadLetterEvent", DeadLetterEvent, "dead_letter_event",
@@ -105,6 +109,9 @@ def asyncapi_document(kafka: KafkaSettings | None = None) -> dict:
          "Tickets to classify, from ticketing systems (and python -m stream replay / replay-dlq)."),
         ("ticketsClassified", kafka.topic_classified, "TICKETS_TOPIC_CLASSIFIED", "ClassifiedEvent",
          "One decision per ticket and model version; at-least-once: deduplicate on event_id (= ce_id)."),
+        ("ticketsClassifiedShadow", kafka.topic_classified_shadow, "TICKETS_TOPIC_CLASSIFIED_SHADOW",
+         "ShadowClassifiedEvent", "The challenger's decisions in shadow mode (never acted on; the Snowflake sink "
+         "stores them for the live comparison)."),
         ("ticketsFeedback", kafka.topic_feedback, "TICKETS_TOPIC_FEEDBACK", "FeedbackEvent",
          "People's corrections (Slack buttons)."),
         ("ticketsDlq", kafka.topic_dlq, "TICKETS_TOPIC_DLQ", "DeadLetterEvent",
@@ -128,6 +135,8 @@ def asyncapi_document(kafka: KafkaSettings | None = None) -> dict:
         "publishClassified": operation("send", "ticketsClassified", "The worker."),
         "notifySlack": operation("receive", "ticketsClassified", "The Slack notifier (python -m stream notifier)."),
         "sinkClassified": operation("receive", "ticketsClassified", "The Snowflake sink (python -m stream sink)."),
+        "publishShadow": operation("send", "ticketsClassifiedShadow", "The worker, in shadow mode."),
+        "sinkShadow": operation("receive", "ticketsClassifiedShadow", "The Snowflake sink."),
         "publishFeedback": operation("send", "ticketsFeedback", "The Slack interactivity endpoint."),
         "sinkFeedback": operation("receive", "ticketsFeedback", "The Snowflake sink."),
         "deadLetter": operation("send", "ticketsDlq", "The worker, the notifier and the sink."),
