@@ -10,12 +10,12 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
+from schemas.models import MODELS
 from stream.commands.api_docs import documents
 from tests.api.documents import API_DIR, document, validator
 
 EXAMPLES = Path(str(resources.files("schemas"))) / "examples"
-MESSAGES = {"ticket_event": "TicketEvent", "classified_event": "ClassifiedEvent", "feedback_event": "FeedbackEvent",
-            "dead_letter_event": "DeadLetterEvent"}
+MESSAGES = {name: model.__name__ for name, model in MODELS.items()}
 
 
 def test_the_committed_documents_are_generated_from_the_code():
@@ -63,7 +63,8 @@ def test_the_asyncapi_document_is_consistent():
         Draft202012Validator.check_schema(message["headers"])
         assert message["contentType"] == "application/json" and message["bindings"]["kafka"]["key"]
     addresses = {channel["address"] for channel in doc["channels"].values()}
-    assert addresses == {"tickets.raw", "tickets.classified", "tickets.feedback", "tickets.dlq"}
+    assert addresses == {"tickets.raw", "tickets.classified", "tickets.classified.shadow", "tickets.feedback",
+                         "tickets.dlq"}
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*/*.json")), ids=lambda p: f"{p.parent.name}/{p.name}")
