@@ -36,7 +36,7 @@ def test_every_event_gets_the_standard_headers_from_its_own_contract(path):
     assert headers["ce_id"] == (getattr(event, "event_id", None) or content_id(value))
     assert headers["ce_source"] == "/ticket-classifier/test" and headers["ce_type"] == f"ticket-classifier.{name}"
     assert headers["ce_time"].startswith(str(getattr(event, {"ticket_event": "created_at", "feedback_event": "at",
-                                                             "classified_event": "processed_at",
+                                                             "classified_event": "processed_at", "shadow_classified_event": "processed_at",
                                                              "dead_letter_event": "failed_at"}[name]).year))
     assert event_headers(event, value, component="test") == event_headers(event, value, component="test")
 
