@@ -87,7 +87,7 @@ def schema_names() -> list[str]:
 
 #: The current schema version of each event (1 unless listed); a newer version's schema
 #: accepts every older version's events, so one schema validates them all.
-CURRENT_VERSIONS = {"classified_event": 3}
+CURRENT_VERSIONS = {"classified_event": 4, "feedback_event": 2}
 
 
 @lru_cache(maxsize=None)

@@ -58,6 +58,14 @@ def _classified_v3():
     return json.loads((EXAMPLES / "classified_event" / "with_evidence.json").read_text("utf-8"))
 
 
+def _classified_v4():
+    return json.loads((EXAMPLES / "classified_event" / "multi_label.json").read_text("utf-8"))
+
+
+def _feedback_v2():
+    return json.loads((EXAMPLES / "feedback_event" / "label_edit.json").read_text("utf-8"))
+
+
 def _dead_letter():
     return json.loads((EXAMPLES / "dead_letter_event" / "invalid_json.json").read_text("utf-8"))
 
@@ -95,7 +103,13 @@ BROKEN = [
     ("classified_event", _classified, ["needs_human"], "no", "needs_human"),
     ("classified_event", _classified, ["top_k", 0, "probability"], -0.1, "top_k[0].probability"),
     ("classified_event", _classified, ["excerpt"], "x" * 281, "excerpt"),
-    ("classified_event", _classified, ["schema_version"], "4", "schema_version"),
+    ("classified_event", _classified, ["schema_version"], "5", "schema_version"),
+    ("classified_event", _classified_v4, ["labels", 0, "probability"], 1.2, "labels[0].probability"),
+    ("classified_event", _classified_v4, ["labels", 1, "label"], "", "labels[1].label"),
+    ("classified_event", _classified_v4, ["labels", 0, "label"], _DELETE, "labels[0].label"),
+    ("classified_event", _classified_v4, ["labels"], [{"label": "A", "probability": 0.5}] * 101, "labels"),
+    ("classified_event", _classified_v4, ["labels"], {"Hardware": 0.88}, "labels"),
+    ("classified_event", _classified_v4, ["language"], _DELETE, "language"),
     ("classified_event", _classified_v3, ["evidence", "neighbours", 0, "similarity"], 1.5,
      "evidence.neighbours[0].similarity"),
     ("classified_event", _classified_v3, ["evidence", "neighbours", 0, "ticket_id"], "", "evidence.neighbours[0].ticket_id"),
@@ -114,6 +128,10 @@ BROKEN = [
     ("feedback_event", _feedback, ["source"], "email", "source"),
     ("feedback_event", _feedback, ["user"], _DELETE, "user"),
     ("feedback_event", _feedback, ["event_id"], "not-a-hex-id", "event_id"),
+    ("feedback_event", _feedback, ["schema_version"], "3", "schema_version"),
+    ("feedback_event", _feedback_v2, ["labels_added", 0], "", "labels_added[0]"),
+    ("feedback_event", _feedback_v2, ["labels_removed"], "Access", "labels_removed"),
+    ("feedback_event", _feedback_v2, ["labels_added"], ["A"] * 101, "labels_added"),
     ("dead_letter_event", _dead_letter, ["error_code"], "oops", "error_code"),
     ("dead_letter_event", _dead_letter, ["offset"], -1, "offset"),
     ("dead_letter_event", _dead_letter, ["partition"], "2", "partition"),
@@ -158,7 +176,8 @@ def test_classified_event_v2_carries_language_and_is_what_the_model_writes():
     assert parse_event("classified_event", document).language == "de"
     fresh = {k: v for k, v in document.items() if k != "schema_version"}
     written = json.loads(ClassifiedEvent.model_validate(fresh).model_dump_json())
-    assert written["schema_version"] == "3" and written["language"] == "de" and written["evidence"] is None
+    assert written["schema_version"] == "4" and written["language"] == "de" and written["evidence"] is None
+    assert written["labels"] is None  # a single-label answer carries no label set
     validate_json_schema("classified_event", written)
     # A version-2 event (no evidence) stays valid for both.
     assert document["schema_version"] == "2" and "evidence" not in document
@@ -175,3 +194,30 @@ def test_classified_event_v3_carries_evidence_for_both():
     assert list(event.evidence.terms) == document["evidence"]["terms"]
     validate_json_schema("classified_event", document | {"evidence": None})
     assert parse_event("classified_event", document | {"evidence": None}).evidence is None
+
+
+def test_classified_event_v4_carries_the_label_set_for_both_and_v3_stays_valid():
+    document = _classified_v4()
+    assert document["schema_version"] == "4"
+    validate_json_schema("classified_event", document)
+    event = parse_event("classified_event", document)
+    assert event.label_names == [item["label"] for item in document["labels"]]
+    assert event.category == event.label_names[0]  # the single category stays the top label
+    empty = document | {"labels": [], "needs_human": True}  # no label reached its threshold
+    validate_json_schema("classified_event", empty)
+    assert parse_event("classified_event", empty).label_names == []
+    assert parse_event("classified_event", _classified_v3()).labels is None
+    assert load_schema("classified_event", 3)["properties"]["schema_version"] == {"enum": ["1", "2", "3"]}
+
+
+def test_feedback_event_v2_label_edit_is_valid_for_both_and_v1_stays_valid():
+    document = _feedback_v2()
+    validate_json_schema("feedback_event", document)
+    event = parse_event("feedback_event", document)
+    assert event.is_label_edit and event.labels_added == document["labels_added"]
+    assert event.corrected_category == event.previous_category  # a label edit corrects no category
+    old = parse_event("feedback_event", _feedback())
+    assert old.schema_version == "1" and not old.is_label_edit
+    assert load_schema("feedback_event", 1)["properties"]["schema_version"] == {"const": "1"}
+    written = json.loads(old.model_copy(update={"schema_version": "2"}).model_dump_json())
+    validate_json_schema("feedback_event", written)
