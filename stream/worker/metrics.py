@@ -27,6 +27,9 @@ INFERENCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 # End-to-end latency targets p99 < 1 s; buckets bracket 1 s finely and reach
 # minutes so a backlog after an outage still lands in a finite bucket.
 END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+# A multi-label ticket carries 0 (abstained) to a few labels; the shipped synthetic data has at most
+# eight tags per ticket, so every size up to four gets a bucket of its own and eight ends the scale.
+LABEL_SET_BUCKETS = (0, 1, 2, 3, 4, 6, 8)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class WorkerMetrics(MetricsContainer):
     model_load_failures: Counter
     consumer_lag: Gauge
     stage_cpu_seconds: Counter
+    labels_predicted: Counter
+    label_set_size: Histogram
 
     def set_model(self, version: str, embedder: str) -> None:
         """Point the info gauge at the loaded version (one series at a time)."""
@@ -55,6 +60,16 @@ class WorkerMetrics(MetricsContainer):
     def count_language(self, language: str | None) -> None:
         """One classified ticket of ``language``, folded to a bounded label (configured, ``other``, ``und``)."""
         self.classified_by_language.labels(language=metric_label(language)).inc()
+
+    def count_labels(self, labels: list[str] | None) -> None:
+        """A multi-label ticket's predicted set (None: a single-label answer, counted by category only).
+
+        Label values are the served version's manifest labels, so the series stay as few as its labels."""
+        if labels is None:
+            return
+        self.label_set_size.observe(len(labels))
+        for label in labels:
+            self.labels_predicted.labels(label=label).inc()
 
 
 def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> WorkerMetrics:
@@ -110,5 +125,13 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
         stage_cpu_seconds=Counter(
             f"{p}stage_cpu_seconds_total", "CPU seconds spent per pipeline stage (clean, tokenize, embed, "
             "lexical, knn, booster, blend, decode, serialise, publish).", ["stage"], registry=registry,
+        ),
+        labels_predicted=Counter(
+            f"{p}labels_predicted_total", "Labels in the predicted sets of multi-label tickets, by label "
+            "(the served version's manifest labels).", ["label"], registry=registry,
+        ),
+        label_set_size=Histogram(
+            f"{p}label_set_size", "Labels predicted per multi-label ticket (0: none reached its threshold).",
+            buckets=LABEL_SET_BUCKETS, registry=registry,
         ),
     )

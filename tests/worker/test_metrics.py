@@ -24,6 +24,8 @@ CONTRACT = {  # docs/architecture.md, "Metrics"
     "tickets_model_load_failures_total": ("counter", set()),
     "tickets_consumer_lag": ("gauge", {"topic", "partition"}),
     "tickets_stage_cpu_seconds_total": ("counter", {"stage"}),
+    "tickets_labels_predicted_total": ("counter", {"label"}),
+    "tickets_label_set_size": ("histogram", set()),
 }
 
 
@@ -51,6 +53,7 @@ def _touch_everything(metrics):
     metrics.model_load_failures.inc()
     metrics.consumer_lag.labels(topic="tickets.raw", partition="0").set(5)
     metrics.stage_cpu_seconds.labels(stage="embed").inc(0.01)
+    metrics.count_labels(["Hardware", "Access"])
 
 
 def test_every_contract_metric_is_exported_with_its_type_and_labels():
@@ -98,3 +101,15 @@ def test_language_label_is_bounded_to_the_configured_set_other_and_und():
                if family.name == "tickets_classified_by_language" for s in family.samples
                if s.name.endswith("_total")}
     assert samples == {"de": 2, "en": 1, "other": 3, "und": 2}
+
+
+def test_a_label_set_counts_each_label_and_its_size_and_a_single_label_answer_counts_none():
+    metrics = create()
+    metrics.count_labels(["Hardware", "Access"])
+    metrics.count_labels([])         # a multi-label ticket where no label reached its threshold
+    metrics.count_labels(None)       # a single-label version's answer
+    value = metrics.registry.get_sample_value
+    assert value("tickets_labels_predicted_total", {"label": "Hardware"}) == 1
+    assert value("tickets_labels_predicted_total", {"label": "Access"}) == 1
+    assert value("tickets_label_set_size_count") == 2 and value("tickets_label_set_size_sum") == 2
+    assert value("tickets_label_set_size_bucket", {"le": "0.0"}) == 1
