@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 SINGLE_LABEL = "single_label"
 MULTI_LABEL = "multi_label"
@@ -43,20 +44,36 @@ def split_labels(value: str) -> list[str]:
     return [label for label in value.split(JOIN) if label] if value else []
 
 
-class LinearScores:
+class LinearScores(BaseEstimator):
     """One linear scorer per label, stacked: ``decision_function`` gives (n, n_labels) margins.
 
     Training fits one-vs-rest LinearSVCs and keeps only their weights, so the
     lexical block of a multi-label version has the same ``coef_`` layout the
-    evidence code reads for single-label versions (one row per label).
+    evidence code reads for single-label versions (one row per label). It is the
+    last step of the lexical pipeline, hence a (fitted-on-creation) estimator.
     """
 
     def __init__(self, coef, intercept):
-        self.coef_ = coef
-        self.intercept_ = np.asarray(intercept, dtype=np.float32)
+        self.coef = coef
+        self.intercept = np.asarray(intercept, dtype=np.float32)
+
+    @property
+    def coef_(self):
+        return self.coef
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        return self.intercept
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def fit(self, X, y=None):
+        raise TypeError("LinearScores is built from fitted weights (training/multilabel/fit.py), not fit")
 
     def decision_function(self, X) -> np.ndarray:
-        return np.asarray(X @ self.coef_.T, dtype=np.float32) + self.intercept_
+        scores = X @ self.coef.T  # sparse TF-IDF rows or dense vectors: a dense (n, n_labels) array
+        return np.asarray(scores, dtype=np.float32).reshape(X.shape[0], -1) + self.intercept
 
 
 class LabelBoosters:
