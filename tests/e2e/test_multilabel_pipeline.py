@@ -31,6 +31,7 @@ from stream.inference.registry import Registry
 from stream.slack.label_blocks import ADD_LABEL_ACTION
 from stream.slack.signing import sign
 from tests.e2e.test_pipeline import DATA, REPO, Process, _post_ok, _rows, _wait
+from tests.fixtures.fake_slack import FakeSlack
 from tests.fixtures.kafka_io import WorkerProcess
 from tests.fixtures.models import MULTILABEL_DATA
 from tests.fixtures.slack import CHANNELS
@@ -71,17 +72,10 @@ def _evaluate(version_dir, embedders_root) -> dict:
 
 
 def _click(message: dict, port: int) -> tuple[Request, str]:
-    """A signed *Add a label…* pick on ``message``, and the label picked."""
-    block = next(b for b in message["blocks"] if b["type"] == "actions"
-                 and any(e["action_id"] == ADD_LABEL_ACTION for e in b["elements"]))
-    menu = next(e for e in block["elements"] if e["action_id"] == ADD_LABEL_ACTION)
+    """A signed *Add a label…* pick on ``message`` (its menu's first option), and the label picked."""
+    menu = next(e for b in message["blocks"] for e in b.get("elements") or () if e.get("action_id") == ADD_LABEL_ACTION)
     label = menu["options"][0]["value"]
-    payload = {"type": "block_actions", "user": {"id": "U7", "username": "erin"},
-               "channel": {"id": message["channel"], "name": "it-hardware"},
-               "container": {"type": "message", "message_ts": message["ts"]},
-               "actions": [{"action_id": ADD_LABEL_ACTION, "block_id": block["block_id"],
-                            "action_ts": f"{time.time():.6f}", "selected_option": {"value": label}}]}
-    body = urlencode({"payload": json.dumps(payload)}).encode()
+    body = urlencode({"payload": json.dumps(FakeSlack.block_actions(message, ADD_LABEL_ACTION, label))}).encode()
     ts = str(int(time.time()))
     return Request(f"http://127.0.0.1:{port}/slack/interactivity", data=body, method="POST", headers={
         "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sign(SECRET, ts, body),

@@ -10,6 +10,7 @@ from schemas.models import ClassifiedEvent, FeedbackEvent
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION, build_message
 from stream.slack.interactivity import parse_request
 from stream.slack.label_blocks import ADD_LABEL_ACTION, REMOVE_LABEL_ACTION
+from tests.fixtures.fake_slack import FakeSlack
 from tests.fixtures.downstream import classified_event, consume_all, multi_label_event, settings_for
 from tests.slack.harmless import assert_harmless
 from tests.slack.signed_requests import signed_headers
@@ -34,12 +35,8 @@ def _menu(message: dict, action_id: str) -> tuple[dict, dict]:
 
 def _click(message: dict, action_id: str, value: str, action_ts: str = "1764660123.456789") -> bytes:
     """The form body Slack sends when a person picks ``value`` in the menu ``action_id`` of ``message``."""
-    block, _ = _menu(message, action_id)
-    payload = {"type": "block_actions", "user": {"id": "U9", "username": "dora"},
-               "channel": {"id": "C0HARDWARE", "name": "it-hardware"},
-               "container": {"type": "message", "message_ts": "1764660000.000100"},
-               "actions": [{"action_id": action_id, "block_id": block["block_id"], "action_ts": action_ts,
-                            "selected_option": {"value": value}}]}
+    payload = FakeSlack.block_actions(message | {"channel": "C0HARDWARE", "ts": "1764660000.000100"}, action_id,
+                                      value, user="U9", username="dora", action_ts=action_ts)
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
