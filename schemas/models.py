@@ -28,9 +28,11 @@ from pydantic import (
 )
 
 SCHEMA_VERSION = "1"
-#: ClassifiedEvent is at version 4 (2: ``language``, 3: ``evidence``, 4: ``arm``); every other event is at version 1.
+#: ClassifiedEvent is at version 4 (2: ``language``, 3: ``evidence``, 4: ``arm`` and ``labels``);
+#: FeedbackEvent at version 2 (``labels_added``, ``labels_removed``); DeadLetterEvent at version 2 (the
+#: original record kept exactly: ``payload_base64``, ``headers``); every other event is at version 1.
 CLASSIFIED_SCHEMA_VERSION = "4"
-#: DeadLetterEvent is at version 2 (the original record kept exactly: ``payload_base64``, ``headers``).
+FEEDBACK_SCHEMA_VERSION = "2"
 DEAD_LETTER_SCHEMA_VERSION = "2"
 #: The registry aliases a worker serves from (``stream.inference.registry``).
 Arm = Literal["champion", "challenger"]
@@ -60,6 +62,7 @@ TRIAGE_KEY_MAX_CHARS = 64
 TRIAGE_VALUE_MAX_CHARS = 1_000
 LANGUAGE_MAX_CHARS = 35            # the longest BCP 47 tag RFC 5646 asks implementations to support
 EVIDENCE_MAX_ITEMS = 10            # neighbours and terms of a ClassifiedEvent (serving sends 3 and 5)
+LABELS_MAX_ITEMS = 100             # a label set (ClassifiedEvent.labels, a FeedbackEvent's label edit)
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -184,11 +187,24 @@ class Evidence(BaseModel):
                      Field(max_length=EVIDENCE_MAX_ITEMS)] = []
 
 
+class LabelScore(BaseModel):
+    """One label of a multi-label answer and its own (one-vs-rest) probability."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    label: NonEmptyStr
+    probability: Probability
+
+
+LabelSet = Annotated[list[NonEmptyStr], Field(max_length=LABELS_MAX_ITEMS)]
+
+
 class ClassifiedEvent(_Event):
     """The classifier's decision for one ticket (topic ``tickets.classified``).
 
     Version 2 added ``language``, version 3 the optional ``evidence``, version 4 the optional
-    ``arm`` (which alias served it); older events stay valid.
+    ``arm`` (which alias served it) and ``labels`` (multi-label versions: the predicted set); older
+    events stay valid.
     """
 
     schema_version: Literal["1", "2", "3", "4"] = CLASSIFIED_SCHEMA_VERSION
@@ -206,6 +222,9 @@ class ClassifiedEvent(_Event):
     language: Annotated[StrictStr | None, Field(pattern=r"^[a-z]{2,3}$", validate_default=True)] = None
     evidence: Evidence | None = None
     arm: Arm | None = None
+    # None: a single-label version (category is the answer); a list, maybe empty: a multi-label
+    # version's predicted set, most probable first (category stays the most probable label)
+    labels: Annotated[list[LabelScore], Field(max_length=LABELS_MAX_ITEMS)] | None = None
     created_at: Timestamp
     processed_at: Timestamp
     inference_ms: Annotated[StrictFloat | StrictInt, Field(ge=0)]
@@ -217,6 +236,11 @@ class ClassifiedEvent(_Event):
         if value is None and info.data.get("schema_version", CLASSIFIED_SCHEMA_VERSION) != "1":
             raise ValueError("required from schema_version 2 on (a language code such as 'en', or 'und')")
         return value
+
+    @property
+    def label_names(self) -> list[str]:
+        """The predicted label set, most probable first; ``[]`` for a single-label version."""
+        return [item.label for item in self.labels or ()]
 
 
 class ShadowClassifiedEvent(ClassifiedEvent):
@@ -239,18 +263,31 @@ class ShadowClassifiedEvent(ClassifiedEvent):
 
 
 class FeedbackEvent(_Event):
-    """A person's correction of a classification (topic ``tickets.feedback``)."""
+    """A person's correction of a classification (topic ``tickets.feedback``).
 
+    Version 2 adds the optional ``labels_added``/``labels_removed``: a label edit of a
+    multi-label ticket, which leaves the category as it was (``corrected_category`` repeats
+    ``previous_category``). Version-1 events stay valid.
+    """
+
+    schema_version: Literal["1", "2"] = FEEDBACK_SCHEMA_VERSION
     # derived from the click itself (action, message, user, action time), so a replayed click is the same event
     event_id: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
     ticket_id: NonEmptyStr
     corrected_category: NonEmptyStr
     previous_category: StrictStr | None = None
     model_version: StrictStr | None = None
+    labels_added: LabelSet | None = None
+    labels_removed: LabelSet | None = None
     user: NonEmptyStr
     channel: NonEmptyStr
     source: Literal["slack", "api"]
     at: Timestamp
+
+    @property
+    def is_label_edit(self) -> bool:
+        """True for a label edit (labels added or removed), which corrects no category."""
+        return bool(self.labels_added or self.labels_removed)
 
 
 class OriginalHeader(BaseModel):

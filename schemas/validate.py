@@ -17,7 +17,9 @@ from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
 from schemas.errors import TicketClassifierError
-from schemas.models import CLASSIFIED_SCHEMA_VERSION, DEAD_LETTER_SCHEMA_VERSION, MODELS, parse_rfc3339
+from schemas.models import (
+    CLASSIFIED_SCHEMA_VERSION, DEAD_LETTER_SCHEMA_VERSION, FEEDBACK_SCHEMA_VERSION, MODELS, parse_rfc3339,
+)
 
 
 class SchemaViolation(TicketClassifierError, ValueError):
@@ -88,6 +90,7 @@ def schema_names() -> list[str]:
 #: The current schema version of each event (1 unless listed); a newer version's schema
 #: accepts every older version's events, so one schema validates them all.
 CURRENT_VERSIONS = {"classified_event": int(CLASSIFIED_SCHEMA_VERSION),
+                    "feedback_event": int(FEEDBACK_SCHEMA_VERSION),
                     "dead_letter_event": int(DEAD_LETTER_SCHEMA_VERSION)}
 
 

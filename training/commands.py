@@ -32,7 +32,13 @@ def _settings_with_languages():
 def _add_columns(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-col", action="append", dest="text_cols", metavar="COL",
                    help="text column; repeat for several (e.g. subject and body). Default: from config")
-    p.add_argument("--label-col", help="label column. Default: from config")
+    p.add_argument("--label-col", action="append", dest="label_cols", metavar="COL",
+                   help="label column. Default: from config. With --multi-label, repeat for several label "
+                   "columns (each non-empty value joins the ticket's label set)")
+    p.add_argument("--multi-label", action="store_true", default=None,
+                   help="each row has a set of labels (data.multi_label); see --label-separator")
+    p.add_argument("--label-separator", metavar="SEP",
+                   help="multi-label: separator inside a label cell (default: data.label_separator, '|')")
     p.add_argument("--id-col", help="ticket id column (needed for feedback corrections)")
     p.add_argument("--triage-col", action="append", dest="triage_cols", metavar="COL",
                    help="triage column appended as '| col: value'; repeatable")
@@ -54,8 +60,10 @@ def _config_from_args(args):
         data.update(source="file", path=args.data)
     if args.text_cols:
         columns["text"] = args.text_cols
-    if args.label_col:
-        columns["label"] = args.label_col
+    if args.label_cols:
+        columns["label"] = args.label_cols[0]
+        if args.label_cols[1:]:
+            columns["more_labels"] = args.label_cols[1:]
     if args.id_col:
         columns["id"] = args.id_col
     if args.triage_cols:
@@ -66,6 +74,10 @@ def _config_from_args(args):
         data["columns"] = columns
     if args.sample:
         data["sample"] = args.sample
+    if getattr(args, "multi_label", None):
+        data["multi_label"] = True
+    if getattr(args, "label_separator", None):
+        data["label_separator"] = args.label_separator
     if getattr(args, "min_class_count", None) is not None:
         data["min_class_count"] = args.min_class_count
     if getattr(args, "rare_label", None):
@@ -102,6 +114,10 @@ def _train(args) -> int:
     print(f"version {outcome.version} written to {outcome.path}" + (" and promoted" if outcome.promoted else ""))
     if outcome.rare_classes is not None and outcome.rare_classes.summary():
         print(f"rare categories: {outcome.rare_classes.summary()}")
+    if "micro_f1" in m:
+        print(f"test: micro-F1 {m['micro_f1']:.4f}  macro-F1 {m['macro_f1']:.4f}  Hamming loss "
+              f"{m['hamming_loss']:.4f}  subset accuracy {m['subset_accuracy']:.4f}  precision@1 "
+              f"{m['precision_at_1']:.4f}")
     if "accuracy" in m:
         print(f"test: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  precision@2 "
               f"{m['precision_at_2']:.4f}  coverage {m['coverage']:.4f}")
@@ -134,6 +150,9 @@ def evaluate_model(model_dir, config, embedder_dir, *, use_cache: bool = True, p
     from .train import load_data, stratified_sample
 
     manifest = read_manifest(model_dir)
+    if manifest.get("task") == "multi_label":  # the data's labels are read as sets, as the version was trained
+        config = config.replace(data={"multi_label": True, "label_separator": config.data.label_separator
+                                      if config.data.multi_label else manifest.get("label_separator", "|")})
     embedder = None
     from stream.inference.features import needs_embedder
 
@@ -151,6 +170,17 @@ def evaluate_model(model_dir, config, embedder_dir, *, use_cache: bool = True, p
     frame = stratified_sample(prepared.frame, config.data.sample, config.seed)
     texts, y_true = frame["text"].tolist(), frame["label"].tolist()
     proba = predictor.predict_proba(texts)
+    if predictor.multi_label:
+        from stream.inference.multilabel import split_labels
+
+        from .multilabel.metrics import compute_multilabel_metrics, slice_metrics as multilabel_slices
+
+        true_sets = [split_labels(value) for value in y_true]
+        metrics = compute_multilabel_metrics(true_sets, proba, predictor.labels, predictor.thresholds)
+        metrics["slices"] = multilabel_slices(texts, true_sets, proba, predictor.labels, predictor.thresholds,
+                                              language_mix.resolve(frame))
+        metrics.update(model_version=predictor.version, drop_reasons=prepared.drop_reasons)
+        return metrics
     needs_human = [d.needs_human for d in predictor.decide(proba)]
     metrics = compute_metrics(y_true, proba, predictor.labels, needs_human)
     metrics["slices"] = slice_metrics(texts, y_true, proba, predictor.labels, needs_human,
@@ -162,6 +192,7 @@ def evaluate_model(model_dir, config, embedder_dir, *, use_cache: bool = True, p
 
 def _evaluate(args) -> int:
     from .evaluate import format_report
+    from .multilabel.metrics import format_report as format_multilabel_report
     from .exceptions import TrainingError
     from stream.inference.exceptions import InferenceError
 
@@ -176,7 +207,8 @@ def _evaluate(args) -> int:
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        print(format_report(metrics, title=f"model {metrics['model_version']} on {Path(args.data).name}"))
+        report = format_multilabel_report if metrics.get("task") == "multi_label" else format_report
+        print(report(metrics, title=f"model {metrics['model_version']} on {Path(args.data).name}"))
     return 0
 
 

@@ -37,6 +37,7 @@ class ColumnsConfig(Section):
 
     text: tuple[str, ...] = ("Document",)
     label: str = "Topic_group"
+    more_labels: tuple[str, ...] = ()    # multi-label: further label columns, their values join the set
     id: str | None = None
     triage: tuple[str, ...] = ()
     language: str | None = None          # BCP-47 tags (de-DE → de); rows without one are detected
@@ -73,6 +74,8 @@ class DataConfig(Section):
     val_fraction: float = 0.15                 # of the rest: early stopping + thresholds
     min_class_count: int = 10                  # rarer categories are set aside (training/rare.py)
     rare_label: str | None = None              # …or relabelled to this fallback category
+    multi_label: bool = False                  # each row has a label set (training/multilabel/)
+    label_separator: str = "|"                 # multi-label: splits a label cell into labels
 
 
 class CleanSettings(Section):
@@ -180,6 +183,10 @@ class RouteConfig(Section):
 class ThresholdConfig(Section):
     target_precision: float = 0.90             # per class, on validation data
     min_support: int = 5                       # fewer validation predictions → no abstention for the class
+    # Multi-label: per label, the lowest probability at which the validation precision of
+    # "has this label" reaches this target (training/multilabel/thresholds.py). 0.6: the best
+    # micro-F1 of 0.3…0.7 on one split of the multi-label bench (docs/training.md).
+    label_target_precision: float = 0.6
 
 
 class GateConfig(Section):
@@ -256,6 +263,12 @@ class TrainConfig(Section):
             raise ConfigError("embedder.truncation must be 'head' or 'head+tail'")
         if not 0 <= self.route.lexical_dropout <= 1:
             raise ConfigError("route.lexical_dropout must be in [0, 1]")
+        if not 0 < self.thresholds.label_target_precision <= 1:
+            raise ConfigError("thresholds.label_target_precision must be in (0, 1]")
+        if self.data.multi_label and not self.data.label_separator:
+            raise ConfigError("data.label_separator must be a non-empty string for multi-label data")
+        if self.data.columns.more_labels and not self.data.multi_label:
+            raise ConfigError("several label columns (data.columns.more_labels) need data.multi_label: true")
         if self.data.min_class_count < 5:
             raise ConfigError("data.min_class_count must be at least 5: a category needs fit, validation "
                               "and test examples")

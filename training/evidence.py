@@ -27,7 +27,7 @@ def write_reference_tickets(staging: Path, fit, train_df: pd.DataFrame, cfg: Nei
         ids = picked["ticket_id"].astype(str).tolist()
     else:
         ids = [str(i) for i in picked.index]
-    labels = [fit.labels[i] for i in fit.neighbours.labels]
+    labels = fit.neighbours.label_names(fit.labels)
     if picked["label"].astype(str).tolist() != labels:
         raise TrainingError("the kNN reference rows and their labels disagree (a bug in fitting)")
     excerpts = picked["text"].astype(str).tolist() if cfg.excerpts else None

@@ -53,13 +53,14 @@ def expected_calibration_error(bins: list[dict]) -> float:
     return float(sum(b["n"] * abs(b["accuracy"] - b["confidence"]) for b in bins) / max(total, 1))
 
 
-def plot_reliability(bins: list[dict], path: Path) -> None:
+def plot_reliability(bins: list[dict], path: Path, xlabel: str = "top-1 probability",
+                     ylabel: str = "accuracy") -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", label="model")
-    ax.set_xlabel("top-1 probability")
-    ax.set_ylabel("accuracy")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(f"Reliability (ECE {expected_calibration_error(bins):.3f})")
     ax.legend(loc="upper left")
     fig.tight_layout()

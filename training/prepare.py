@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from stream.inference.clean import flatten_conversation, masking_ratio, row_to_ticket
 from stream.inference.language import normalise
+from stream.inference.multilabel import JOIN
 
 from .config import ColumnsConfig, TrainConfig
 from .exceptions import DataSourceError
@@ -60,6 +61,7 @@ def resolve_columns(available: Iterable[str], spec: ColumnsConfig) -> dict[str, 
     return {
         "text": [find(c) for c in spec.text],
         "label": find(spec.label),
+        "more_labels": [find(c) for c in spec.more_labels],
         "id": find(spec.id) if spec.id else None,
         "triage": [find(c) for c in spec.triage],
         "language": find(spec.language) if spec.language else None,
@@ -83,10 +85,31 @@ def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
 
 
+def label_set(cells: Iterable, separator: str, known: set[str] | None) -> tuple[str | None, str | None]:
+    """Multi-label: the label cells of a row → (the set as one sorted ``|``-joined string, drop reason).
+
+    Labels outside ``known`` are left out of the set; a row keeps going while one label remains.
+    """
+    labels: set[str] = set()
+    for cell in cells:
+        if not _is_missing(cell):
+            labels.update(part.strip() for part in str(cell).split(separator) if part.strip())
+    if not labels:
+        return None, "missing_label"
+    if JOIN != separator and any(JOIN in label for label in labels):
+        raise DataSourceError(f"label names must not contain {JOIN!r}: {sorted(labels)}")
+    if known is not None:
+        labels &= known
+        if not labels:
+            return None, "unknown_label"
+    return JOIN.join(sorted(labels)), None
+
+
 def prepare(batches: Iterable[pd.DataFrame], config: TrainConfig, corrections: Mapping[str, str] | None = None,
             progress: bool = True) -> PreparedData:
     """Clean and filter chunk by chunk; duplicates are detected across chunks."""
     known = set(config.data.labels) if config.data.labels else None
+    multi, separator = config.data.multi_label, config.data.label_separator
     patterns = config.clean.mask_patterns
     max_ratio = config.clean.max_masking_ratio
     corrections = corrections or {}
@@ -107,11 +130,16 @@ def prepare(batches: Iterable[pd.DataFrame], config: TrainConfig, corrections: M
             if not _is_missing(ticket_id) and str(ticket_id) in corrections:
                 label = corrections[str(ticket_id)]
                 n_corrected += 1
-            if _is_missing(label):
+            if multi:
+                label, reason = label_set([label] + [rec[c] for c in cols["more_labels"]], separator, known)
+                if reason:
+                    reasons[reason] += 1
+                    continue
+            elif _is_missing(label):
                 reasons["missing_label"] += 1
                 continue
             label = str(label).strip()
-            if known is not None and label not in known:
+            if known is not None and not multi and label not in known:
                 reasons["unknown_label"] += 1
                 continue
             triage = {c: rec[c] for c in cols["triage"]}

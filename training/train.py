@@ -131,7 +131,14 @@ def _write_artifacts(staging: Path, fit: FitResult) -> list[str]:
 def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embedder=None,
                   prepared: PreparedData | None = None, promote: bool = False,
                   progress: bool = True) -> TrainOutcome:
-    """Train one version and write it into ``registry_dir``; returns its id and test metrics."""
+    """Train one version and write it into ``registry_dir``; returns its id and test metrics.
+
+    With ``data.multi_label`` the version is a multi-label one (training/multilabel/train.py)."""
+    if config.data.multi_label:
+        from .multilabel.train import train_multilabel_version
+
+        return train_multilabel_version(config, registry_dir, embedder_dir=embedder_dir, embedder=embedder,
+                                        prepared=prepared, promote=promote, progress=progress)
     registry_dir = Path(registry_dir).expanduser()
     prepared = prepared or load_data(config, progress)
     frame = stratified_sample(prepared.frame, config.data.sample, config.seed)

@@ -50,6 +50,9 @@ def run(args) -> int:
         return 0
     verdict = "needs a human" if event.needs_human else "confident"
     print(f"{event.category}  ({event.confidence:.2f}, {verdict}; model {event.model_version})")
+    if event.labels is not None:  # a multi-label version: the predicted set, then the most probable labels
+        print("labels: " + (", ".join(f"{item.label} {item.probability:.2f}" for item in event.labels)
+                            or "none above its threshold"))
     for top in event.top_k:
         print(f"  {top.probability:.3f}  {top.category}")
     return 0

@@ -9,7 +9,7 @@ started by ``python -m stream snowflake-local``.
 from __future__ import annotations
 
 import json
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -95,6 +95,14 @@ class SlackSettings(TicketsSettings):
         if needs_human:
             return self.triage_channel
         return self.channel_map.get(category, self.default_channel)
+
+    def channels_for(self, category: str, needs_human: bool, labels: Sequence[str] = ()) -> list[str]:
+        """Every channel a ticket goes to, each once: its category's, or one per predicted label
+        (labels whose channels coincide, or that share the default channel, make one message).
+        A ticket that needs a human goes to the triage channel only."""
+        if needs_human or not labels:
+            return [self.channel_for(category, needs_human)]
+        return list(dict.fromkeys(self.channel_for(label, False) for label in labels))
 
 
 class SnowflakeSettings(TicketsSettings):

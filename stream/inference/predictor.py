@@ -22,6 +22,7 @@ from .evidence import NEAREST, NEIGHBOURS_SHOWN, TFIDF, EvidenceSource, lexical_
 from .exceptions import EmbedderMismatchError, ModelLoadError
 from .features import assemble_features, check_blocks, linear_scores, needs_embedder
 from .manifest import MANIFEST, read_manifest
+from .multilabel import LABEL_BOOSTERS, MULTI_LABEL, LabelBoosters, label_sets, ranked, task_of
 from .neighbours import NeighbourVotes
 from .references import load_references
 from .route import Route, word_coverage
@@ -51,13 +52,20 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True)
 class Prediction:
-    """One ticket's answer: best category, its probability, the top-k and whether to abstain."""
+    """One ticket's answer: best category, its probability, the top-k and whether to abstain.
+
+    Multi-label versions also fill ``label_scores`` (every label, highest probability first) and
+    ``labels`` (the predicted set: labels at or above their own threshold, highest first); see
+    :mod:`.multilabel`. Both stay None for single-label versions.
+    """
 
     category: str
     confidence: float
     top_k: list[tuple[str, float]]
     needs_human: bool
     evidence: Any = None  # an inference.evidence.Evidence: nearest past tickets and deciding terms
+    label_scores: list[tuple[str, float]] | None = None
+    labels: list[tuple[str, float]] | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -70,7 +78,9 @@ def file_sha256(path: Path) -> str:
 
 def _check_files(version_dir: Path, manifest: dict) -> None:
     blocks = manifest["feature_blocks"]
-    needed = list(REQUIRED_FILES) + ([LEXICAL] if "lexical" in blocks else []) \
+    required = [LABEL_BOOSTERS if name == BOOSTER else name for name in REQUIRED_FILES] \
+        if task_of(manifest) == MULTI_LABEL else list(REQUIRED_FILES)
+    needed = required + ([LEXICAL] if "lexical" in blocks else []) \
         + ([EMBEDDING_LINEAR] if "embedding_linear" in blocks else []) \
         + ([NEIGHBOURS] if "knn" in blocks else []) \
         + ([ROUTE_BOOSTER] if manifest.get("route") else [])
@@ -113,6 +123,7 @@ class Predictor:
                  manifest: dict | None = None, references=None):
         self.version = version
         self.labels = list(labels)
+        self.task = task_of(manifest or {})
         self.blocks = check_blocks(blocks)
         self.thresholds = {label: float(thresholds.get(label, 0.0)) for label in self.labels}
         self.manifest = manifest or {}
@@ -155,6 +166,12 @@ class Predictor:
 
         version_dir = Path(version_dir)
         manifest = read_manifest(version_dir)
+        try:
+            multi = task_of(manifest) == MULTI_LABEL
+        except ValueError as exc:
+            raise ModelLoadError(version_dir, str(exc)) from None
+        if multi and (manifest.get("blend") or manifest.get("route")):
+            raise ModelLoadError(version_dir, "a multi-label version has no blend or route")
         _check_files(version_dir, manifest)
         blocks = check_blocks(manifest["feature_blocks"])
         if manifest.get("preprocessing_version") != PREPROCESSING_VERSION:
@@ -162,7 +179,8 @@ class Predictor:
                 "version": manifest["version"], "trained_preprocessing": manifest.get("preprocessing_version"),
                 "preprocessing": PREPROCESSING_VERSION})
         try:
-            booster = lgb.Booster(model_file=str(version_dir / BOOSTER))
+            booster = LabelBoosters.load(version_dir / LABEL_BOOSTERS) if multi \
+                else lgb.Booster(model_file=str(version_dir / BOOSTER))
             thresholds = json.loads((version_dir / THRESHOLDS).read_text())
             lexical = joblib.load(version_dir / LEXICAL) if "lexical" in blocks else None
             emb_linear = joblib.load(version_dir / EMBEDDING_LINEAR) if "embedding_linear" in blocks else None
@@ -172,8 +190,11 @@ class Predictor:
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(version_dir, f"artifact unreadable: {exc}") from exc
         n_labels = len(manifest["labels"])
+        if multi and booster.labels != list(manifest["labels"]):
+            raise ModelLoadError(version_dir, f"{LABEL_BOOSTERS}: labels do not match the manifest labels")
         for name, model in ((BOOSTER, booster), (ROUTE_BOOSTER, route_booster)):
-            if model is not None and model.num_model_per_iteration() != (n_labels if n_labels > 2 else 1):
+            if model is not None and model.num_model_per_iteration() != (n_labels if n_labels > 2 and not multi
+                                                                         else 1):
                 raise ModelLoadError(version_dir, f"{name}: class count does not match the manifest labels")
         if neighbours is not None and neighbours.n_labels != n_labels:
             raise ModelLoadError(version_dir, f"{NEIGHBOURS} votes for {neighbours.n_labels} labels, "
@@ -230,8 +251,14 @@ class Predictor:
                 values["lexical"], values[TFIDF] = lexical_block(self._lexical, texts, len(self.labels))
         return values
 
+    @property
+    def multi_label(self) -> bool:
+        return self.task == MULTI_LABEL
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities, shape (n, n_labels), columns in ``self.labels`` order."""
+        """Class probabilities, shape (n, n_labels), columns in ``self.labels`` order.
+
+        Single-label rows sum to 1; multi-label columns are independent per-label probabilities."""
         return self._proba_and_values(texts)[0]
 
     def _proba_and_values(self, texts: Sequence[str],
@@ -263,6 +290,8 @@ class Predictor:
 
     def decide(self, proba: np.ndarray) -> list[Prediction]:
         """Probabilities → predictions with top-k and the per-class abstain decision."""
+        if self.multi_label:
+            return self._decide_sets(proba)
         k = min(TOP_K, len(self.labels))
         order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
         out = []
@@ -271,6 +300,17 @@ class Predictor:
             category, confidence = top[0]
             out.append(Prediction(category=category, confidence=confidence, top_k=top,
                                   needs_human=confidence < self.thresholds[category]))
+        return out
+
+    def _decide_sets(self, proba: np.ndarray) -> list[Prediction]:
+        """Multi-label: the set above the per-label thresholds; its top label is the category."""
+        out = []
+        for row, chosen in zip(proba, label_sets(proba, self.labels, self.thresholds)):
+            scores = ranked(row, self.labels)
+            members = [(label, p) for label, p in scores if label in chosen]
+            category, confidence = (members or scores)[0]
+            out.append(Prediction(category=category, confidence=confidence, top_k=scores[:TOP_K],
+                                  needs_human=not members, label_scores=scores, labels=members))
         return out
 
     def predict(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[Prediction]:

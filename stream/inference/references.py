@@ -81,7 +81,7 @@ def load_references(version_dir: Path, manifest: dict, neighbours, labels: Seque
         references = _read(path)
     except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise ModelLoadError(version_dir, f"{NEIGHBOURS_META} unreadable: {exc}") from None
-    expected = [labels[i] for i in neighbours.labels]
+    expected = neighbours.label_names(labels)
     if len(references) != len(expected) or list(references.labels) != expected:
         raise ModelLoadError(version_dir, f"{NEIGHBOURS_META} does not describe the rows of neighbours.npz "
                                           f"({len(references)} rows for {len(expected)} reference vectors)")

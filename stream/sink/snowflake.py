@@ -94,6 +94,10 @@ def classified_table(name: str) -> TableSpec:
             # the human label, a report can tell how often the top neighbour's label was right
             Column("NEIGHBOUR_IDS", "VARIANT", "PARSE_JSON({col})", added=True),
             Column("NEIGHBOUR_LABELS", "VARIANT", "PARSE_JSON({col})", added=True),
+            # a multi-label version's predicted set, most probable first, and each label's probability
+            # (same order); NULL for a single-label version, [] when no label reached its threshold
+            Column("LABELS", "VARIANT", "PARSE_JSON({col})", added=True),
+            Column("LABEL_PROBABILITIES", "VARIANT", "PARSE_JSON({col})", added=True),
             Column("CREATED_AT", "TIMESTAMP_NTZ", _TS),
             Column("PROCESSED_AT", "TIMESTAMP_NTZ", _TS),
             Column("INFERENCE_MS", "FLOAT"),
@@ -123,6 +127,9 @@ def feedback_table(name: str) -> TableSpec:
             Column("USER_NAME", "VARCHAR"),
             Column("CHANNEL", "VARCHAR"),
             Column("SOURCE", "VARCHAR"),
+            # a label edit of a multi-label ticket (NULL on a category correction): it corrects no category
+            Column("LABELS_ADDED", "VARIANT", "PARSE_JSON({col})", added=True),
+            Column("LABELS_REMOVED", "VARIANT", "PARSE_JSON({col})", added=True),
             Column("KAFKA_PARTITION", "INTEGER"),
             Column("KAFKA_OFFSET", "BIGINT"),
             Column("LOADED_AT", "TIMESTAMP_NTZ", _TS),
@@ -139,6 +146,8 @@ def labels_view_sql(view: str, classified: str, feedback: str) -> str:
     model's own (confident) prediction; ``LABEL_SOURCE`` says which, so
     training can keep only human labels or weigh pseudo-labels down. Shadow
     rows (a challenger's answer nobody acted on) are never a ticket's prediction.
+    Label edits (multi-label tickets) correct no category and are left out here;
+    ``PREDICTED_LABELS`` carries a multi-label version's set.
     """
     return f"""CREATE OR REPLACE VIEW {view} AS
 WITH latest_prediction AS (
@@ -147,10 +156,12 @@ WITH latest_prediction AS (
   QUALIFY ROW_NUMBER() OVER (PARTITION BY TICKET_ID ORDER BY PROCESSED_AT DESC) = 1
 ), latest_feedback AS (
   SELECT TICKET_ID, CORRECTED_CATEGORY, FEEDBACK_AT, USER_NAME FROM {feedback}
+  WHERE LABELS_ADDED IS NULL AND LABELS_REMOVED IS NULL
   QUALIFY ROW_NUMBER() OVER (PARTITION BY TICKET_ID ORDER BY FEEDBACK_AT DESC) = 1
 )
 SELECT p.TICKET_ID, p.SUBJECT, p.EXCERPT, p.SOURCE, p.LANGUAGE, p.CREATED_AT,
        p.CATEGORY AS PREDICTED_CATEGORY, p.CONFIDENCE, p.NEEDS_HUMAN, p.MODEL_VERSION,
+       p.LABELS AS PREDICTED_LABELS,
        COALESCE(f.CORRECTED_CATEGORY, p.CATEGORY) AS LABEL,
        IFF(f.TICKET_ID IS NULL, 'model', 'human') AS LABEL_SOURCE,
        f.FEEDBACK_AT AS LABELLED_AT, f.USER_NAME AS LABELLED_BY
@@ -170,7 +181,7 @@ def classified_row(event, partition: int, offset: int, loaded_at: datetime, shad
     return (
         event.ticket_id, event.model_version, event.event_id, event.category, float(event.confidence),
         json.dumps(top_k), bool(event.needs_human), event.embedder_id, event.excerpt, event.subject,
-        event.source, event.language, *_neighbours(event), _utc_text(event.created_at), _utc_text(event.processed_at),
+        event.source, event.language, *_neighbours(event), *_label_set(event), _utc_text(event.created_at), _utc_text(event.processed_at),
         _float_or_none(event.inference_ms), _float_or_none(event.end_to_end_ms),
         partition, offset, _utc_text(loaded_at), event.arm or "champion", shadow,
     )
@@ -180,7 +191,8 @@ def feedback_row(event, partition: int, offset: int, loaded_at: datetime) -> tup
     """One ``FeedbackEvent`` (pydantic) as a VALUES row of :func:`feedback_table`."""
     return (
         event.ticket_id, _utc_text(event.at), event.corrected_category, event.previous_category,
-        event.model_version, event.user, event.channel, event.source, partition, offset, _utc_text(loaded_at),
+        event.model_version, event.user, event.channel, event.source, _json_or_none(event.labels_added),
+        _json_or_none(event.labels_removed), partition, offset, _utc_text(loaded_at),
     )
 
 
@@ -191,6 +203,18 @@ def _neighbours(event) -> tuple[str | None, str | None]:
         return None, None
     return (json.dumps([n.ticket_id for n in evidence.neighbours]),
             json.dumps([n.label for n in evidence.neighbours]))
+
+
+def _label_set(event) -> tuple[str | None, str | None]:
+    """(labels, probabilities) of a multi-label answer as JSON arrays, or NULLs for a single-label one."""
+    labels = getattr(event, "labels", None)
+    if labels is None:
+        return None, None
+    return json.dumps([item.label for item in labels]), json.dumps([float(item.probability) for item in labels])
+
+
+def _json_or_none(values) -> str | None:
+    return None if values is None else json.dumps(list(values))
 
 
 def _float_or_none(value) -> float | None:

@@ -93,23 +93,31 @@ def build_message(event, *, channel: str, labels: Iterable[str], ticket_url_temp
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
             f":raising_hand: *Needs a human*: the model is not sure "
             f"({_pct(event.confidence)} for {mrkdwn(event.category)}). Please pick the category.")}})
+    if event.labels is not None:  # a multi-label answer: its set says more than a runner-up
+        from .label_blocks import labels_field
+
+        second = labels_field(event)
+    else:
+        second = {"type": "mrkdwn", "text": "*Runner-up*\n" + (
+            f"{mrkdwn(runner_up.category)} ({_pct(runner_up.probability)})" if runner_up else "—")}
     blocks += [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{title}\n>{excerpt}"}},
         {"type": "section", "fields": [
             {"type": "mrkdwn", "text": f"*Category*\n{mrkdwn(event.category)} ({_pct(event.confidence)})"},
-            {"type": "mrkdwn", "text": "*Runner-up*\n" + (
-                f"{mrkdwn(runner_up.category)} ({_pct(runner_up.probability)})" if runner_up else "—")},
+            second,
             {"type": "mrkdwn", "text": f"*Model*\n`{mrkdwn(event.model_version)}`"},
             {"type": "mrkdwn", "text": f"*Source*\n{mrkdwn(event.source)}"
                                        + (f" · language `{mrkdwn(event.language)}`" if event.language else "")},
         ]},
     ]
     blocks += _evidence(event, ticket_url_template)
-    actions = _actions(event, labels)
-    if actions:
-        blocks.append(actions)
+    labels = list(labels)
+    blocks += [block for block in (_actions(event, labels), _label_actions(event, labels)) if block]
 
     text = mrkdwn(f"{event.ticket_id}: {event.category} ({_pct(event.confidence)})")
+    if event.labels:
+        text = mrkdwn(f"{event.ticket_id}: " + ", ".join(
+            f"{item.label} ({_pct(item.probability)})" for item in event.labels[:5]))
     if event.needs_human:
         text = f"Needs a human — {text}"
     return {
@@ -121,6 +129,16 @@ def build_message(event, *, channel: str, labels: Iterable[str], ticket_url_temp
         "metadata": {"event_type": METADATA_EVENT_TYPE, "event_payload": {
             "event_id": event.event_id, "ticket_id": event.ticket_id, "model_version": event.model_version}},
     }
+
+
+def _label_actions(event, labels: list[str]) -> dict | None:
+    """The menus that add or remove labels, for a multi-label answer only."""
+    if event.labels is None:
+        return None
+    from .label_blocks import label_actions, label_context
+
+    block_id = label_context(event.ticket_id, event.category, event.model_version)
+    return label_actions(event, labels, block_id) if len(block_id) <= MAX_BLOCK_ID else None
 
 
 def _actions(event, labels: Iterable[str]) -> dict | None:

@@ -5,9 +5,11 @@ secret. The signature is checked on the raw body before anything is parsed;
 refused requests get 401 and are counted by reason. A genuine
 ``block_actions`` payload from one of our messages yields one FeedbackEvent
 per action on ``tickets.feedback``, keyed by ticket id, produced before we
-answer 200 (so Slack retries if we could not produce). The clicked message is
-then rewritten in the background (:mod:`stream.slack.updates`): Slack's
-3-second window covers the answer, not the ``chat.update``.
+answer 200 (so Slack retries if we could not produce). On a multi-label
+ticket the *Add a label…* / *Remove a label…* menus yield label edits
+(FeedbackEvent version 2, ``labels_added``/``labels_removed``). The clicked
+message is then rewritten in the background (:mod:`stream.slack.updates`):
+Slack's 3-second window covers the answer, not the ``chat.update``.
 
 A signed request can be replayed for as long as its timestamp is fresh, so
 each action is identified by the click itself (action id, message ts, user,
@@ -39,6 +41,7 @@ from stream.kafka.dlq import failure_reason
 from stream.kafka.headers import event_headers
 from stream.downstream.settings import SlackSettings
 from stream.slack.blocks import CONFIRM_ACTION, PICK_ACTION
+from stream.slack.label_blocks import ADD_LABEL_ACTION, REMOVE_LABEL_ACTION
 from stream.slack.exceptions import BadInteraction
 from stream.slack.metrics import SlackMetrics
 from stream.slack.signing import rejection
@@ -112,7 +115,7 @@ def feedback_from_payload(payload) -> list:
         action_id = _field(action, "action_id", f"actions[{i}]")
         if action_id == CONFIRM_ACTION:
             chosen = _field(action, "value", f"actions[{i}]")
-        elif action_id == PICK_ACTION:
+        elif action_id in (PICK_ACTION, ADD_LABEL_ACTION, REMOVE_LABEL_ACTION):
             chosen = _field(_object(action.get("selected_option"), f"actions[{i}].selected_option"),
                             "value", f"actions[{i}].selected_option")
         else:
@@ -123,11 +126,15 @@ def feedback_from_payload(payload) -> list:
             ticket_id, predicted, model_version = context["t"], context["c"], context["m"]
         except (ValueError, KeyError, TypeError):
             raise BadInteraction(f"action {action_id} has no ticket context in its block_id") from None
+        # a label edit corrects no category (corrected = previous): it is a version-2 event; a category
+        # correction stays version 1, so consumers that know only version 1 keep reading it
+        edit = {"labels_added": [chosen]} if action_id == ADD_LABEL_ACTION else \
+            {"labels_removed": [chosen]} if action_id == REMOVE_LABEL_ACTION else {}
         events.append(FeedbackEvent(
-            schema_version="1", event_id=click_key(action_id, message_ts, user_id, action_ts),
-            ticket_id=ticket_id, corrected_category=chosen, previous_category=predicted,
+            schema_version="2" if edit else "1", event_id=click_key(action_id, message_ts, user_id, action_ts),
+            ticket_id=ticket_id, corrected_category=predicted if edit else chosen, previous_category=predicted,
             model_version=model_version, user=who, channel=where, source="slack",
-            at=_slack_time(action_ts, f"actions[{i}].action_ts"),
+            at=_slack_time(action_ts, f"actions[{i}].action_ts"), **edit,
         ))
     return events
 
@@ -224,7 +231,8 @@ def create_app(slack: SlackSettings, kafka: KafkaSettings, producer, metrics: Sl
             metrics.feedback_events.inc()
             recorded.append(event)
             log.info("feedback", extra={"ticket_id": event.ticket_id, "previous_category": event.previous_category,
-                                     "corrected_category": event.corrected_category, "user": event.user})
+                                     "corrected_category": event.corrected_category, "user": event.user,
+                                     "labels_added": event.labels_added, "labels_removed": event.labels_removed})
         if recorded and updates is not None:
             updates.schedule(payload, recorded)  # runs after this 200: Slack's 3-second window is for the answer
         return web.Response(status=200)

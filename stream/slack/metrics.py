@@ -13,7 +13,7 @@ PREFIX = "tickets_"
 @dataclass(frozen=True)
 class SlackMetrics(MetricsContainer):
     registry: CollectorRegistry
-    messages: Counter           # classified events handled, by outcome: posted|duplicate|dry_run|dead_lettered
+    messages: Counter           # messages (ticket x channel) handled, by outcome: posted|duplicate|dry_run|dead_lettered
     errors: Counter             # Slack API errors, by Slack's error code (ratelimited, channel_not_found, …)
     requests_rejected: Counter  # interactivity requests refused, by reason: missing_headers|stale|bad_signature
     feedback_events: Counter    # FeedbackEvents produced from button clicks and selections
@@ -26,7 +26,7 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> S
     p = prefix
     return SlackMetrics(
         registry=registry,
-        messages=Counter(f"{p}slack_messages_total", "Classified tickets handled by the notifier, by outcome.",
+        messages=Counter(f"{p}slack_messages_total", "Slack messages handled by the notifier (one per ticket and channel), by outcome.",
                          ["outcome"], registry=registry),
         errors=Counter(f"{p}slack_errors_total", "Errors from the Slack Web API, by Slack error code.", ["error"],
                        registry=registry),

@@ -1,11 +1,13 @@
-"""The notifier process: one Slack message per classified ticket, never two.
+"""The notifier process: one Slack message per classified ticket and channel, never two.
 
 A :class:`~stream.downstream.loop.ConsumerLoop` in its own group. Each fetched
 batch is handled event by event (post, skip a duplicate, or dead-letter: an
 invalid event, a message Slack refuses for good, anything that fails for one
 record), and its offsets are committed only afterwards, so a crash
 re-delivers rather than loses; the :class:`~stream.slack.dedupe.PostedStore`
-turns those re-deliveries into ``duplicate`` instead of a second post. Only
+turns those re-deliveries into ``duplicate`` instead of a second post. A
+multi-label ticket goes to the channel of each predicted label (see
+``SlackSettings.channels_for``), each channel once. Only
 Slack staying unavailable (or the broker, or the store) stops the process.
 """
 from __future__ import annotations
@@ -81,9 +83,21 @@ class Notifier:
     infrastructure_errors = (sqlite3.Error, SlackApiError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
     async def handle(self, message) -> None:
-        """Handle one consumed record (raises for one that can never be posted); the outcome is counted."""
-        outcome = await self._handle(message)
-        self.metrics.messages.labels(outcome).inc()
+        """Handle one consumed record: one message per channel it goes to (raises for one that can never
+        be posted); every message's outcome is counted."""
+        from schemas.models import ClassifiedEvent
+
+        event = ClassifiedEvent.model_validate_json(message.value or b"")
+        refused: list[SlackPermanentError] = []
+        for channel in self.slack.channels_for(event.category, event.needs_human, event.label_names):
+            try:
+                outcome = await self._post_once(event, channel)
+            except SlackPermanentError as exc:
+                refused.append(exc)  # the other channels still get theirs; the record is dead-lettered below
+                continue
+            self.metrics.messages.labels(outcome).inc()
+        if refused:
+            raise refused[0]
 
     async def flush(self, items) -> list:
         return []  # every post happens in handle()
@@ -91,11 +105,8 @@ class Notifier:
     def dead_lettered(self, message, error_code: str) -> None:
         self.metrics.messages.labels("dead_lettered").inc()
 
-    async def _handle(self, message) -> str:
-        from schemas.models import ClassifiedEvent
-
-        event = ClassifiedEvent.model_validate_json(message.value or b"")
-        channel = self.slack.channel_for(event.category, event.needs_human)
+    async def _post_once(self, event, channel: str) -> str:
+        """Post ``event`` to ``channel`` unless it is there already; the outcome."""
         slack_message = build_message(event, channel=channel, labels=self.labels,
                                       ticket_url_template=self.slack.ticket_url_template,
                                       excerpt_chars=self.slack.excerpt_chars)
@@ -106,13 +117,14 @@ class Notifier:
             return "dry_run"
 
         if await self._already_posted(event.event_id, channel):
-            log.info("already posted, skipping", extra={"ticket_id": event.ticket_id, "event_id": event.event_id})
+            log.info("already posted, skipping", extra={"ticket_id": event.ticket_id, "event_id": event.event_id,
+                                                        "channel": channel})
             return "duplicate"
         self.store.claim(event.event_id, channel)
         try:
             ts = await self.poster.post(slack_message)
         except SlackPermanentError:
-            self.store.forget(event.event_id)
+            self.store.forget(event.event_id, channel)
             raise
         self.store.confirm(event.event_id, channel, ts)
         self.health.side_effect()
@@ -120,17 +132,17 @@ class Notifier:
         return "posted"
 
     async def _already_posted(self, event_id: str, channel: str) -> bool:
-        record = self.store.lookup(event_id)
+        record = self.store.lookup(event_id, channel)
         if record is None:
             return False
         if record.state == POSTED:
             return True
         if record.state != PENDING:
-            raise sqlite3.DataError(f"unknown post state {record.state!r} for event {event_id}")
+            raise sqlite3.DataError(f"unknown post state {record.state!r} for event {event_id} in {channel}")
         # we crashed during the call: Slack may or may not have the message
-        ts = await self.poster.find_posted(record.channel, event_id, record.claimed_at - CLAIM_LOOKBACK_S)
+        ts = await self.poster.find_posted(channel, event_id, record.claimed_at - CLAIM_LOOKBACK_S)
         if ts is not None:
-            self.store.confirm(event_id, record.channel, ts)
+            self.store.confirm(event_id, channel, ts)
             return True
         return False
 

@@ -177,6 +177,7 @@ class BatchHandler:
         for result in classified.values():
             metrics.classified.labels(category=result.category).inc()
             metrics.count_language(result.language)
+            metrics.count_labels(None if result.labels is None else result.label_names)
             if result.needs_human:
                 metrics.abstained.labels(category=result.category).inc()
             metrics.end_to_end_seconds.observe(max(0.0, (published_at - result.created_at).total_seconds()))

@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from schemas import ClassifiedEvent, ShadowClassifiedEvent, TicketEvent, TopCategory
+from schemas import ClassifiedEvent, LabelScore, ShadowClassifiedEvent, TicketEvent, TopCategory
 from stream.kafka.dlq import failure_reason
 from stream.exceptions import BadTicket
 from stream.inference.evidence import evidence_of
@@ -254,6 +254,18 @@ class Classifier:
         return results
 
 
+def _probability(value) -> float:
+    return min(1.0, max(0.0, float(value)))
+
+
+def label_set(prediction) -> list[LabelScore] | None:
+    """A multi-label prediction's set (most probable first) as event items; None for a single-label one."""
+    labels = getattr(prediction, "labels", None)
+    if labels is None:
+        return None
+    return [LabelScore(label=label, probability=_probability(p)) for label, p in labels]
+
+
 def build_event(ticket: TicketEvent, text: str, prediction, predictor, inference_s: float,
                 processed_at: datetime, arm: str = CHAMPION, event_type=ClassifiedEvent, **extra) -> ClassifiedEvent:
     """The ClassifiedEvent (or ShadowClassifiedEvent, with ``extra``) of one ticket, answered by ``arm``."""
@@ -261,8 +273,8 @@ def build_event(ticket: TicketEvent, text: str, prediction, predictor, inference
         event_id=event_id(ticket.ticket_id, predictor.version, text),
         ticket_id=ticket.ticket_id,
         category=prediction.category,
-        confidence=min(1.0, max(0.0, float(prediction.confidence))),
-        top_k=[TopCategory(category=c, probability=min(1.0, max(0.0, float(p)))) for c, p in prediction.top_k],
+        confidence=_probability(prediction.confidence),
+        top_k=[TopCategory(category=c, probability=_probability(p)) for c, p in prediction.top_k],
         needs_human=bool(prediction.needs_human),
         model_version=predictor.version,
         embedder_id=predictor.embedder_id or "none",
@@ -272,6 +284,7 @@ def build_event(ticket: TicketEvent, text: str, prediction, predictor, inference
         language=ticket_language(ticket, text),
         evidence=evidence_of(prediction),
         arm=arm,
+        labels=label_set(prediction),
         created_at=ticket.created_at,
         processed_at=processed_at,
         inference_ms=_ms(inference_s),

@@ -30,6 +30,9 @@ END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0
 #: The (arm, traffic) pairs that exist: the champion is never a shadow.
 ARM_TRAFFIC = (("champion", "served"), ("challenger", "served"), ("challenger", "shadow"))
 AGREEMENT_OUTCOMES = ("agree", "disagree")
+# A multi-label ticket carries 0 (abstained) to a few labels; the shipped synthetic data has at most
+# eight tags per ticket, so every size up to four gets a bucket of its own and eight ends the scale.
+LABEL_SET_BUCKETS = (0, 1, 2, 3, 4, 6, 8)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class WorkerMetrics(MetricsContainer):
     arm_inference_seconds: Histogram
     arm_agreement: Counter
     arm_info: Gauge
+    labels_predicted: Counter
+    label_set_size: Histogram
 
     def set_model(self, version: str, embedder: str) -> None:
         """Point the info gauge at the loaded version (one series at a time)."""
@@ -71,6 +76,16 @@ class WorkerMetrics(MetricsContainer):
     def count_language(self, language: str | None) -> None:
         """One classified ticket of ``language``, folded to a bounded label (configured, ``other``, ``und``)."""
         self.classified_by_language.labels(language=metric_label(language)).inc()
+
+    def count_labels(self, labels: list[str] | None) -> None:
+        """A multi-label ticket's predicted set (None: a single-label answer, counted by category only).
+
+        Label values are the served version's manifest labels, so the series stay as few as its labels."""
+        if labels is None:
+            return
+        self.label_set_size.observe(len(labels))
+        for label in labels:
+            self.labels_predicted.labels(label=label).inc()
 
 
 def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> WorkerMetrics:
@@ -158,6 +173,13 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
         arm_info=Gauge(
             f"{p}arm_info", "The version each arm serves now, and the challenger mode (value 1; no challenger "
             "series when none is loaded).", ["arm", "version", "mode"], registry=registry,
+        labels_predicted=Counter(
+            f"{p}labels_predicted_total", "Labels in the predicted sets of multi-label tickets, by label "
+            "(the served version's manifest labels).", ["label"], registry=registry,
+        ),
+        label_set_size=Histogram(
+            f"{p}label_set_size", "Labels predicted per multi-label ticket (0: none reached its threshold).",
+            buckets=LABEL_SET_BUCKETS, registry=registry,
         ),
     )
     # Every per-arm series from the start, at 0: a rate over a series that appears with its first

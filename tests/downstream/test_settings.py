@@ -23,6 +23,16 @@ def test_routing_by_category_with_default_and_triage():
     assert slack.channel_for("Access", needs_human=True) == "#tri"
 
 
+def test_a_label_set_goes_to_each_matching_channel_once():
+    slack = SlackSettings.from_env({"TICKETS_SLACK_CHANNEL_MAP": json.dumps(
+        {"Access": "#acc", "Hardware": "#hw", "Printer": "#hw"}),
+        "TICKETS_SLACK_DEFAULT_CHANNEL": "#all", "TICKETS_SLACK_TRIAGE_CHANNEL": "#tri"})
+    assert slack.channels_for("Hardware", False, ["Hardware", "Access", "Printer", "Other", "Misc"]) \
+        == ["#hw", "#acc", "#all"]  # label order; Printer shares #hw, Other and Misc share the default
+    assert slack.channels_for("Hardware", True, ["Hardware"]) == ["#tri"]
+    assert slack.channels_for("Access", False) == ["#acc"]  # a single-label event: its category's channel
+
+
 @pytest.mark.parametrize("env, message", [
     ({"TICKETS_SLACK_CHANNEL_MAP": "[1, 2]"}, "CHANNEL_MAP"),
     ({"TICKETS_SLACK_CHANNEL_MAP": "{not json"}, "CHANNEL_MAP"),

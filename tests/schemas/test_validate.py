@@ -66,6 +66,14 @@ def _shadow():
     return json.loads((EXAMPLES / "shadow_classified_event" / "agrees.json").read_text("utf-8"))
 
 
+def _multi_label():
+    return json.loads((EXAMPLES / "classified_event" / "multi_label.json").read_text("utf-8"))
+
+
+def _feedback_v2():
+    return json.loads((EXAMPLES / "feedback_event" / "label_edit.json").read_text("utf-8"))
+
+
 def _dead_letter():
     return json.loads((EXAMPLES / "dead_letter_event" / "invalid_json.json").read_text("utf-8"))
 
@@ -110,6 +118,12 @@ BROKEN = [
     ("shadow_classified_event", _shadow, ["champion_version"], "", "champion_version"),
     ("shadow_classified_event", _shadow, ["language"], None, "language"),
     ("shadow_classified_event", _shadow, ["schema_version"], "4", "schema_version"),
+    ("classified_event", _multi_label, ["labels", 0, "probability"], 1.2, "labels[0].probability"),
+    ("classified_event", _multi_label, ["labels", 1, "label"], "", "labels[1].label"),
+    ("classified_event", _multi_label, ["labels", 0, "label"], _DELETE, "labels[0].label"),
+    ("classified_event", _multi_label, ["labels"], [{"label": "A", "probability": 0.5}] * 101, "labels"),
+    ("classified_event", _multi_label, ["labels"], {"Hardware": 0.88}, "labels"),
+    ("classified_event", _multi_label, ["language"], _DELETE, "language"),
     ("classified_event", _classified_v3, ["evidence", "neighbours", 0, "similarity"], 1.5,
      "evidence.neighbours[0].similarity"),
     ("classified_event", _classified_v3, ["evidence", "neighbours", 0, "ticket_id"], "", "evidence.neighbours[0].ticket_id"),
@@ -128,6 +142,10 @@ BROKEN = [
     ("feedback_event", _feedback, ["source"], "email", "source"),
     ("feedback_event", _feedback, ["user"], _DELETE, "user"),
     ("feedback_event", _feedback, ["event_id"], "not-a-hex-id", "event_id"),
+    ("feedback_event", _feedback, ["schema_version"], "3", "schema_version"),
+    ("feedback_event", _feedback_v2, ["labels_added", 0], "", "labels_added[0]"),
+    ("feedback_event", _feedback_v2, ["labels_removed"], "Access", "labels_removed"),
+    ("feedback_event", _feedback_v2, ["labels_added"], ["A"] * 101, "labels_added"),
     ("dead_letter_event", _dead_letter, ["error_code"], "oops", "error_code"),
     ("dead_letter_event", _dead_letter, ["offset"], -1, "offset"),
     ("dead_letter_event", _dead_letter, ["partition"], "2", "partition"),
@@ -173,6 +191,7 @@ def test_classified_event_v2_carries_language_and_is_what_the_model_writes():
     fresh = {k: v for k, v in document.items() if k != "schema_version"}
     written = json.loads(ClassifiedEvent.model_validate(fresh).model_dump_json())
     assert written["schema_version"] == "4" and written["language"] == "de" and written["evidence"] is None
+    assert written["labels"] is None  # a single-label answer carries no label set
     validate_json_schema("classified_event", written)
     # A version-2 event (no evidence) stays valid for both.
     assert document["schema_version"] == "2" and "evidence" not in document
@@ -217,3 +236,30 @@ def test_a_shadow_event_is_a_classified_event_with_the_champion_beside_it():
         as_classified = document | {"schema_version": "4"}
         validate_json_schema("classified_event", as_classified)
     assert ShadowClassifiedEvent.model_fields["schema_version"].default == "1"
+
+
+def test_classified_event_v4_carries_the_label_set_for_both_and_v3_stays_valid():
+    document = _multi_label()
+    assert document["schema_version"] == "4"
+    validate_json_schema("classified_event", document)
+    event = parse_event("classified_event", document)
+    assert event.label_names == [item["label"] for item in document["labels"]]
+    assert event.category == event.label_names[0]  # the single category stays the top label
+    empty = document | {"labels": [], "needs_human": True}  # no label reached its threshold
+    validate_json_schema("classified_event", empty)
+    assert parse_event("classified_event", empty).label_names == []
+    assert parse_event("classified_event", _classified_v3()).labels is None
+    assert load_schema("classified_event", 3)["properties"]["schema_version"] == {"enum": ["1", "2", "3"]}
+
+
+def test_feedback_event_v2_label_edit_is_valid_for_both_and_v1_stays_valid():
+    document = _feedback_v2()
+    validate_json_schema("feedback_event", document)
+    event = parse_event("feedback_event", document)
+    assert event.is_label_edit and event.labels_added == document["labels_added"]
+    assert event.corrected_category == event.previous_category  # a label edit corrects no category
+    old = parse_event("feedback_event", _feedback())
+    assert old.schema_version == "1" and not old.is_label_edit
+    assert load_schema("feedback_event", 1)["properties"]["schema_version"] == {"const": "1"}
+    written = json.loads(old.model_copy(update={"schema_version": "2"}).model_dump_json())
+    validate_json_schema("feedback_event", written)

@@ -5,8 +5,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from schemas.models import ClassifiedEvent, FeedbackEvent
-from stream.sink.snowflake import SnowflakeTables, classified_row, classified_table, feedback_row
-from tests.fixtures.downstream import classified_event, feedback_event
+from stream.sink.snowflake import SnowflakeTables, classified_row, classified_table, feedback_row, feedback_table
+from tests.fixtures.downstream import classified_event, feedback_event, multi_label_event
 
 LOADED = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
@@ -144,3 +144,69 @@ def test_ensure_adds_the_neighbour_columns_to_a_table_from_an_older_version(snow
     rows = cursor.execute(f"SELECT TICKET_ID, NEIGHBOUR_IDS[0]::VARCHAR FROM {tables.classified.name} "
                           "ORDER BY TICKET_ID").fetchall()
     assert rows == [("T-AFTER", "4711"), ("T-BEFORE", None)]
+
+
+def test_a_multi_label_set_is_stored_as_queryable_arrays_next_to_single_label_rows(snowflake_connection,
+                                                                                    snowflake_settings):
+    tables = _tables(snowflake_connection, snowflake_settings)
+    events = [multi_label_event("T-ML"),
+              multi_label_event("T-ML-NONE", labels=[], needs_human=True),  # no label reached its threshold
+              classified_event("T-SINGLE")]                                  # a single-label version: NULL
+    tables.merge(tables.classified, [classified_row(ClassifiedEvent.model_validate(e), 0, i, LOADED)
+                                     for i, e in enumerate(events)])
+    cursor = snowflake_connection.cursor()
+    rows = cursor.execute(
+        f"SELECT TICKET_ID, CATEGORY, LABELS[0]::VARCHAR, LABELS[1]::VARCHAR, ARRAY_SIZE(LABELS), "
+        f"LABEL_PROBABILITIES[1]::FLOAT FROM {tables.classified.name} ORDER BY TICKET_ID").fetchall()
+    labels = events[0]["labels"]
+    assert rows == [("T-ML", labels[0]["label"], labels[0]["label"], labels[1]["label"], len(labels),
+                     labels[1]["probability"]),
+                    ("T-ML-NONE", labels[0]["label"], None, None, 0, None),
+                    ("T-SINGLE", "Access", None, None, None, None)]
+    # the query the column is for: every ticket that carries a label
+    tagged = cursor.execute(f"SELECT TICKET_ID FROM {tables.classified.name}, LATERAL FLATTEN(input => LABELS) f "
+                            f"WHERE f.value::VARCHAR = '{labels[1]['label']}'").fetchall()
+    assert tagged == [("T-ML",)]
+    viewed = cursor.execute(f"SELECT PREDICTED_LABELS[1]::VARCHAR FROM {tables.view} "
+                            f"WHERE TICKET_ID = 'T-ML'").fetchone()
+    assert viewed == (labels[1]["label"],)
+
+
+def test_a_label_edit_is_stored_and_is_no_category_correction_in_the_labels_view(snowflake_connection,
+                                                                                  snowflake_settings):
+    tables = _tables(snowflake_connection, snowflake_settings)
+    tables.merge(tables.classified, [classified_row(ClassifiedEvent.model_validate(multi_label_event("T-ML")),
+                                                    0, 0, LOADED)])
+    edit = feedback_event("T-ML", at="2026-12-02T06:20:31Z", corrected="Hardware", previous_category="Hardware",
+                          schema_version="2", labels_added=["Security"], labels_removed=["Access"])
+    tables.merge(tables.feedback, [feedback_row(FeedbackEvent.model_validate(edit), 0, 0, LOADED),
+                                   feedback_row(FeedbackEvent.model_validate(feedback_event(
+                                       "T-ML", at="2026-12-02T06:00:00Z", corrected="Storage")), 0, 1, LOADED)])
+    cursor = snowflake_connection.cursor()
+    stored = cursor.execute(f"SELECT LABELS_ADDED[0]::VARCHAR, LABELS_REMOVED[0]::VARCHAR FROM "
+                            f"{tables.feedback.name} WHERE LABELS_ADDED IS NOT NULL").fetchall()
+    assert stored == [("Security", "Access")]
+    # the later label edit does not hide the earlier category correction
+    assert cursor.execute(f"SELECT LABEL, LABEL_SOURCE FROM {tables.view} WHERE TICKET_ID = 'T-ML'"
+                          ).fetchall() == [("Storage", "human")]
+
+
+def test_ensure_adds_the_label_columns_to_tables_from_an_older_version(snowflake_connection, snowflake_settings):
+    cursor = snowflake_connection.cursor()
+    for new_spec, added in ((classified_table(snowflake_settings.table_classified), {"LABELS", "LABEL_PROBABILITIES"}),
+                            (feedback_table(snowflake_settings.table_feedback), {"LABELS_ADDED", "LABELS_REMOVED"})):
+        cursor.execute(replace(new_spec, columns=tuple(c for c in new_spec.columns if c.name not in added)).create_sql())
+    old = classified_row(ClassifiedEvent.model_validate(classified_event("T-BEFORE")), 0, 0, LOADED)
+    skip = {i for i, c in enumerate(classified_table("X").columns) if c.name in {"LABELS", "LABEL_PROBABILITIES"}}
+    old_spec = replace(classified_table(snowflake_settings.table_classified), columns=tuple(
+        c for i, c in enumerate(classified_table(snowflake_settings.table_classified).columns) if i not in skip))
+    cursor.execute(old_spec.merge_sql(1), [v for i, v in enumerate(old) if i not in skip])
+    tables = _tables(snowflake_connection, snowflake_settings)  # the new sink starts on the old tables
+    tables.merge(tables.classified, [classified_row(ClassifiedEvent.model_validate(multi_label_event("T-AFTER")),
+                                                    0, 1, LOADED)])
+    tables.merge(tables.feedback, [feedback_row(FeedbackEvent.model_validate(feedback_event(
+        "T-AFTER", at="2026-12-02T06:20:31Z", schema_version="2", labels_removed=["Access"])), 0, 0, LOADED)])
+    rows = cursor.execute(f"SELECT TICKET_ID, LABELS[1]::VARCHAR FROM {tables.classified.name} "
+                          "ORDER BY TICKET_ID").fetchall()
+    assert rows == [("T-AFTER", "Access"), ("T-BEFORE", None)]
+    assert cursor.execute(f"SELECT LABELS_REMOVED[0]::VARCHAR FROM {tables.feedback.name}").fetchall() == [("Access",)]

@@ -34,6 +34,17 @@ def test_classify_prints_the_prediction_of_the_promoted_model(trained_registry, 
     assert plain.stdout.startswith(event["category"]) and version in plain.stdout
 
 
+def test_classify_prints_the_label_set_of_a_multi_label_version(multilabel_registry, e5_embedders_root):
+    registry, version = multilabel_registry
+    env = {"TICKETS_REGISTRY_DIR": str(registry), "TICKETS_EMBEDDER_DIR": str(e5_embedders_root)}
+    text = "the printer is jammed and my laptop cannot reach the vpn"
+    event = json.loads(_run("classify", text, "--json", env=env).stdout)
+    assert event["schema_version"] == "4" and isinstance(event["labels"], list)
+    plain = _run("classify", text, env=env).stdout.splitlines()
+    expected = ", ".join(f"{i['label']} {i['probability']:.2f}" for i in event["labels"]) or "none above its threshold"
+    assert plain[1] == f"labels: {expected}"
+
+
 def test_classify_without_a_model_says_how_to_train_one(tmp_path):
     result = _run("classify", "vpn down", env={"TICKETS_REGISTRY_DIR": str(tmp_path)})
     assert result.returncode == 2 and "--promote" in result.stderr

@@ -144,7 +144,7 @@ def test_events_carry_the_producer_s_language_or_the_detected_one(predictor):
     results, _ = _classify(predictor, tickets)
     assert [r.language for r in results] == ["de", "de", "und", "ja"]
     for result in results:
-        assert result.schema_version == "4"
+        assert result.schema_version == "4" and result.labels is None  # a single-label version
         validate_json_schema("classified_event", json.loads(result.model_dump_json()))
 
 
@@ -173,3 +173,29 @@ def test_a_batch_reports_the_cpu_of_each_stage(predictor):
     assert all(v >= 0 for v in clock.cpu.values())
     # the embedding of two tickets does real work; the stages outside a clock cost nothing
     assert clock.cpu["embed"] > 0 and clock.wall["embed"] > 0
+
+
+def test_a_multi_label_version_fills_the_label_set_and_keeps_its_top_label_as_the_category(
+        multilabel_registry, e5_embedders_root):
+    import csv
+
+    from tests.fixtures.models import MULTILABEL_DATA
+
+    registry, version = multilabel_registry
+    settings = Settings.from_env({"TICKETS_REGISTRY_DIR": str(registry),
+                                  "TICKETS_EMBEDDER_DIR": str(e5_embedders_root), "TICKETS_EMBED_MAX_TOKENS": "128"})
+    predictor = load_predictor(registry / version, settings)
+    with open(MULTILABEL_DATA, newline="", encoding="utf-8") as fh:
+        texts = [row["text"] for row in csv.DictReader(fh)][:16]
+    tickets = _tickets(*texts, "zzzz qqqq")  # words the model never saw: likely no label at all
+    results, _ = _classify(predictor, tickets)
+    direct = predictor.classify_tickets(tickets)
+    for result, prediction in zip(results, direct):
+        assert result.schema_version == "4" and result.model_version == version
+        assert [(item.label, item.probability) for item in result.labels] == \
+            [(label, pytest.approx(p)) for label, p in prediction.labels]
+        assert all(item.probability >= predictor.thresholds[item.label] for item in result.labels)
+        assert result.needs_human == (result.labels == [])
+        assert result.category == (result.label_names or [prediction.label_scores[0][0]])[0]
+        validate_json_schema("classified_event", json.loads(result.model_dump_json()))
+    assert any(len(result.labels) >= 2 for result in results)  # the fixture's tickets carry 1-3 labels

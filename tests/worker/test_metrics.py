@@ -31,6 +31,8 @@ CONTRACT = {  # docs/architecture.md, "Metrics"
     "tickets_arm_inference_seconds": ("histogram", {"arm"}),
     "tickets_arm_agreement_total": ("counter", {"outcome"}),
     "tickets_arm_info": ("gauge", {"arm", "version", "mode"}),
+    "tickets_labels_predicted_total": ("counter", {"label"}),
+    "tickets_label_set_size": ("histogram", set()),
 }
 
 
@@ -65,6 +67,7 @@ def _touch_everything(metrics):
     metrics.arm_inference_seconds.labels(arm="champion").observe(0.02)
     metrics.arm_agreement.labels(outcome="agree").inc()
     metrics.set_arms("shadow", {"champion": "v1", "challenger": "v2"})
+    metrics.count_labels(["Hardware", "Access"])
 
 
 def test_every_contract_metric_is_exported_with_its_type_and_labels():
@@ -128,3 +131,15 @@ def test_arm_info_has_one_series_per_arm_and_drops_a_removed_challenger():
     samples = [s for f in text_string_to_metric_families(metrics.render().decode())
                if f.name == "tickets_arm_info" for s in f.samples]
     assert [(s.labels["arm"], s.labels["version"], s.labels["mode"]) for s in samples] == [("champion", "v2", "shadow")]
+
+
+def test_a_label_set_counts_each_label_and_its_size_and_a_single_label_answer_counts_none():
+    metrics = create()
+    metrics.count_labels(["Hardware", "Access"])
+    metrics.count_labels([])         # a multi-label ticket where no label reached its threshold
+    metrics.count_labels(None)       # a single-label version's answer
+    value = metrics.registry.get_sample_value
+    assert value("tickets_labels_predicted_total", {"label": "Hardware"}) == 1
+    assert value("tickets_labels_predicted_total", {"label": "Access"}) == 1
+    assert value("tickets_label_set_size_count") == 2 and value("tickets_label_set_size_sum") == 2
+    assert value("tickets_label_set_size_bucket", {"le": "0.0"}) == 1
