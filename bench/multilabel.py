@@ -148,11 +148,12 @@ def report(results: dict, names: list[str], header: list[str], test_fraction: fl
     pairs = [(name, names[0]) for name in names[1:]] + [(names[1], names[2])]
     for name, other in pairs:
         for key in ("micro_f1", "macro_f1", "hamming_loss"):
-            d = paired_difference([results[s][name][key] for s in seeds], [results[s][other][key] for s in seeds],
-                                  test_fraction)
-            unit = key != "hamming_loss"
-            lines.append(f"- {name} − {other}, {key}: {format_difference(d, points=unit)} ({d.verdict}"
-                         + (", lower is better" if not unit else "") + ")")
+            gain = [results[s][name][key] - results[s][other][key] for s in seeds]
+            if key == "hamming_loss":  # lower is better: a gain is a reduction
+                gain = [-g for g in gain]
+            d = paired_difference(gain, [0.0] * len(gain), test_fraction)
+            what = "reduction of hamming_loss" if key == "hamming_loss" else key
+            lines.append(f"- {name} vs {other}, {what}: {format_difference(d)} ({d.verdict})")
     return lines
 
 

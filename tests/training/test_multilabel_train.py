@@ -86,7 +86,7 @@ def test_several_label_columns_train_through_the_cli(tmp_path):
          "--config", str(tmp_path / "config.yaml"), "--out", str(tmp_path / "registry"), "--no-progress"],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "1 labels under 10 examples dropped" in out.stdout and "micro-F1" in out.stdout
+    assert "1 label under 10 examples dropped" in out.stdout and "micro-F1" in out.stdout
     (folder,) = [p for p in (tmp_path / "registry").iterdir() if not p.name.startswith(".")]
     m = json.loads((folder / "manifest.json").read_text())
     assert m["task"] == "multi_label" and m["labels"] == LEARNED

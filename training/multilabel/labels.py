@@ -42,7 +42,7 @@ class RareLabels:
             return None
         shown = sorted(self.dropped.items(), key=lambda kv: -kv[1])
         listed = ", ".join(f"{k} ({v})" for k, v in shown[:12]) + (", …" if len(shown) > 12 else "")
-        return (f"{len(self.dropped)} labels under {self.min_count} examples dropped "
+        return (f"{len(self.dropped)} label{'s' * (len(self.dropped) != 1)} under {self.min_count} examples dropped "
                 f"({sum(self.dropped.values())} assignments; {self.rows_left_empty} rows left with no "
                 f"label, kept as negatives): {listed}")
 
