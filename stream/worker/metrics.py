@@ -173,6 +173,7 @@ def create(registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> W
         arm_info=Gauge(
             f"{p}arm_info", "The version each arm serves now, and the challenger mode (value 1; no challenger "
             "series when none is loaded).", ["arm", "version", "mode"], registry=registry,
+        ),
         labels_predicted=Counter(
             f"{p}labels_predicted_total", "Labels in the predicted sets of multi-label tickets, by label "
             "(the served version's manifest labels).", ["label"], registry=registry,
