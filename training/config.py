@@ -82,7 +82,7 @@ class CleanSettings(Section):
 
 class EmbedderConfig(Section):
     name: str = "multilingual-e5-small"
-    variant: str = "int8"
+    variant: str = "int8-token"                # int8-token | int8 | fp32 (stream/inference/embedder.py VARIANTS)
     max_tokens: int = 512
     truncation: str = "head"                   # head | head+tail: which tokens of a longer text are kept
     batch_size: int = 32
