@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 # the batch mates); fp32: the exported model.
 VARIANTS = {"int8-token": "onnx/model.int8-token.onnx", "int8": "onnx/model.int8.onnx", "fp32": "onnx/model.onnx"}
 DEFAULT_VARIANT = "int8-token"
-BATCH_INVARIANT = ("int8-token", "fp32")
 # Padded tokens per onnxruntime call (see token_budget_batches). Measured on dataset tickets in
 # the worker's 64-ticket micro-batches (bench/stages.py): 256 costs ~25% less CPU than 1024 and
 # ~45% less than 4096 (the activations of a small call stay in the core's cache), while one text
@@ -163,7 +162,7 @@ class OnnxEmbedder:
         # machines (pods, the 2-core dev box) that burns the cores the other threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = choose_providers(provider)
-        if variant == "int8" and providers[0] == "CUDAExecutionProvider":
+        if variant.startswith("int8") and providers[0] == "CUDAExecutionProvider":
             log.warning("the int8 model's dynamic-quantization ops mostly run on CPU even with CUDA; "
                         "use variant 'fp32' (TICKETS_EMBED_VARIANT=fp32) on a GPU")
         session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
