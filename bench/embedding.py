@@ -1,4 +1,4 @@
-"""Embedding throughput and memory: sentence-transformers (PyTorch fp32) vs ONNX fp32 vs ONNX int8 (per call or per token).
+"""Embedding throughput and memory: sentence-transformers (PyTorch fp32) vs ONNX fp32 vs ONNX int8 (two kinds).
 
 Each engine runs in its own subprocess so its peak RSS (``ru_maxrss``) is its
 own; all use the same tickets, prefix, max_tokens, batch size and threads.
