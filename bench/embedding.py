@@ -1,4 +1,4 @@
-"""Embedding throughput and memory: sentence-transformers (PyTorch fp32) vs ONNX fp32 vs ONNX int8.
+"""Embedding throughput and memory: sentence-transformers (PyTorch fp32) vs ONNX fp32 vs ONNX int8 (two kinds).
 
 Each engine runs in its own subprocess so its peak RSS (``ru_maxrss``) is its
 own; all use the same tickets, prefix, max_tokens, batch size and threads.
@@ -26,6 +26,7 @@ ENGINES = {
     "pytorch": "sentence-transformers (PyTorch fp32)",
     "fp32": "ONNX fp32",
     "int8": "ONNX int8",
+    "int8-token": "ONNX int8, per-token scales",
 }
 
 

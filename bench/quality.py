@@ -109,6 +109,12 @@ def fine_tuned_keys(configs, embedder_dir) -> set[bytes]:
     return keys
 
 
+def embedder_key(cfg) -> tuple:
+    """Systems share an embedder only when it gives them the same vectors (model, variant and cut)."""
+    e = cfg.embedder
+    return e.name, e.variant, e.max_tokens, e.truncation
+
+
 def neighbour_agreement(predictions, truth) -> dict[str, float]:
     """How often the closest neighbour shown as evidence has the true label (all / abstained tickets)."""
     rows = [(p, t) for p, t in zip(predictions, truth) if p.evidence and p.evidence.neighbours]
@@ -133,7 +139,7 @@ def run_seed(frame, seed, systems, embedders, progress_line) -> dict[str, dict]:
         for name, cfg in systems.items():
             t = time.time()
             cfg = cfg.replace(seed=seed)
-            embedder = embedders.get(cfg.embedder.name) if needs_embedder(cfg.feature_blocks) else None
+            embedder = embedders.get(embedder_key(cfg)) if needs_embedder(cfg.feature_blocks) else None
             outcome = train_version(cfg, registry, embedder=embedder, prepared=train_part, progress=False)
             predictor = Predictor.load(outcome.path, embedder=embedder, load_embedder=embedder is not None)
             proba = predictor.predict_proba(test_texts)
@@ -209,7 +215,7 @@ def main(argv=None) -> int:
     for spec in args.variant:
         name, overrides = parse_variant(spec)
         systems[name] = config.replace(**overrides)
-    embedders = {cfg.embedder.name: open_embedder(cfg, settings.embedder_dir, progress=False)
+    embedders = {embedder_key(cfg): open_embedder(cfg, settings.embedder_dir, progress=False)
                  for cfg in systems.values() if needs_embedder(cfg.feature_blocks)}
     exclude = fine_tuned_keys(systems.values(), settings.embedder_dir)
 

@@ -230,13 +230,15 @@ class Settings(TicketsSettings):
         "in `split` mode, the share of tickets the challenger serves (the same ticket id always gets the "
         "same arm)"))
     embedder_dir: str = Field(DEFAULT_EMBEDDER_DIR, description="built ONNX embedders, one folder each")
-    embed_variant: Literal["int8", "fp32"] = Field("int8", description=(
-        "`int8` (default, ~2x faster) or `fp32` ONNX model"))
+    embed_variant: Literal["int8-token", "int8", "fp32"] = Field("int8-token", description=(
+        "the demo's embedder (a trained version serves with the variant it was trained with): `int8-token` "
+        "(default: int8 with per-token scales, the same vector in any batch), `int8` (per-call scales) or `fp32`"))
     embed_max_tokens: int = Field(512, ge=8, description="truncation length of the embedder")
     embed_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads (`0`: its default)")
-    embed_batch_tokens: int = Field(1024, ge=1, description=(
-        "padded tokens per onnxruntime call: 256 takes ~25% less CPU (`bench/stages.py`) but moves int8 "
-        "vectors more with their batch mates (docs/training.md, \"Serving cost\")"))
+    embed_batch_tokens: int = Field(256, ge=1, description=(
+        "padded tokens per onnxruntime call: 256 takes ~25% less CPU than 1,024 (`bench/stages.py`); a version "
+        "trained on the older `int8` variant moves more with its batch mates at 256 (docs/training.md, "
+        "\"Serving cost\")"))
     embed_provider: Literal["auto", "cpu", "cuda"] = Field("auto", description=(
         "`auto` (CUDA when onnxruntime-gpu sees a GPU, else CPU), `cpu` or `cuda`"))
     languages: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_LANGUAGES, description=(

@@ -85,9 +85,9 @@ class CleanSettings(Section):
 
 class EmbedderConfig(Section):
     name: str = "multilingual-e5-small"
-    variant: str = "int8"
-    max_tokens: int = 512
-    truncation: str = "head"                   # head | head+tail: which tokens of a longer text are kept
+    variant: str = "int8-token"                # int8-token | int8 | fp32 (stream/inference/embedder.py VARIANTS)
+    max_tokens: int = 128                      # covers 86% of the shipped data's tokens (docs/training.md)
+    truncation: str = "head+tail"              # head | head+tail: which tokens of a longer text are kept
     batch_size: int = 32
     cache_dir: str = Field(default_factory=_default_cache_dir)
     threads: int | None = None

@@ -23,12 +23,16 @@ from .stages import stage
 
 log = logging.getLogger(__name__)
 
-VARIANTS = {"int8": "onnx/model.int8.onnx", "fp32": "onnx/model.onnx"}
+# int8-token: int8 with one activation scale per token (training/embedders/token_int8.py), so a
+# text's vector does not depend on its batch; int8: one scale per onnxruntime call (moves with
+# the batch mates); fp32: the exported model.
+VARIANTS = {"int8-token": "onnx/model.int8-token.onnx", "int8": "onnx/model.int8.onnx", "fp32": "onnx/model.onnx"}
+DEFAULT_VARIANT = "int8-token"
 # Padded tokens per onnxruntime call (see token_budget_batches). Measured on dataset tickets in
 # the worker's 64-ticket micro-batches (bench/stages.py): 256 costs ~25% less CPU than 1024 and
 # ~45% less than 4096 (the activations of a small call stay in the core's cache), while one text
 # per call costs ~20% more (per-call overhead); fixed 32-row batches pad 3.5x the real tokens.
-DEFAULT_MAX_BATCH_TOKENS = 1024
+DEFAULT_MAX_BATCH_TOKENS = 256
 # How a text over ``max_tokens`` is cut: "head" keeps its start; "head+tail" keeps its start and,
 # for the last quarter of the budget, its end (a long e-mail's question is often in its last
 # lines). Part of a model version's embedder spec, so training and serving cut alike.
@@ -108,7 +112,7 @@ class OnnxEmbedder:
         return self._session.get_providers()
 
     @classmethod
-    def load(cls, folder, variant: str = "int8", max_tokens: int = 512, threads: int | None = None,
+    def load(cls, folder, variant: str = DEFAULT_VARIANT, max_tokens: int = 512, threads: int | None = None,
              provider: str = "auto", verify: bool = True, truncation: str = "head") -> "OnnxEmbedder":
         """Load ``folder`` (written by ``python -m training build-embedder``/``export-embedder``).
 
@@ -158,7 +162,7 @@ class OnnxEmbedder:
         # machines (pods, the 2-core dev box) that burns the cores the other threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = choose_providers(provider)
-        if variant == "int8" and providers[0] == "CUDAExecutionProvider":
+        if variant.startswith("int8") and providers[0] == "CUDAExecutionProvider":
             log.warning("the int8 model's dynamic-quantization ops mostly run on CPU even with CUDA; "
                         "use variant 'fp32' (TICKETS_EMBED_VARIANT=fp32) on a GPU")
         session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)

@@ -39,9 +39,6 @@ def worker(kafka_bootstrap, trained_registry, e5_embedders_root, tmp_path_factor
     env = worker_env(kafka_bootstrap, topics, registry, f"agents-{suffix}",
                      TICKETS_EMBEDDER_DIR=str(e5_embedders_root),
                      TICKETS_MAX_PAYLOAD_BYTES=str(MAX_PAYLOAD),
-                     # one text per onnxruntime call: int8 activation scales are per call, so this makes
-                     # a ticket's vector independent of its batch mates (see the /classify test)
-                     TICKETS_EMBED_BATCH_TOKENS="1",
                      TICKETS_KAFKA_SASL_PASSWORD=SECRET)
     process = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log", free_port()).start()
     try:
@@ -162,9 +159,9 @@ def test_classify_endpoint_gives_the_stream_s_answer(worker, kafka_bootstrap):
     assert status == 200, body
     from_api = {e["ticket_id"]: e for e in json.loads(body)}
     assert from_api.keys() == from_stream.keys()
-    # The API batches these tickets differently from the stream's micro-batches. int8 ONNX scales
-    # activations per onnxruntime call, so this worker embeds one text per call
-    # (TICKETS_EMBED_BATCH_TOKENS=1): then batching cannot change an answer, and both must agree exactly.
+    # The API batches these tickets differently from the stream's micro-batches. The default int8-token
+    # embedder scales each token's activations by its own range, so at the default budget (256 tokens
+    # per onnxruntime call) batching cannot change an answer, and both must agree exactly.
     for ticket_id, event in from_api.items():
         validate_json_schema("classified_event", event)
         streamed = from_stream[ticket_id]
@@ -175,12 +172,12 @@ def test_classify_endpoint_gives_the_stream_s_answer(worker, kafka_bootstrap):
         assert [k["probability"] for k in event["top_k"]] == pytest.approx(
             [k["probability"] for k in streamed["top_k"]], abs=1e-6), ticket_id
     assert "[masked]" in from_api[f"{p}-thread"]["excerpt"].lower()  # masked tokens stay masked
-    # The evidence travels with the answer, the same on both paths (up to int8 batch effects).
+    # The evidence travels with the answer, the same on both paths.
     assert all(len(e["evidence"]["neighbours"]) == 3 for e in [*from_api.values(), *from_stream.values()])
     assert sum(bool(e["evidence"]["terms"]) for e in from_api.values()) >= 0.75 * len(from_api)
     same_top = sum(e["evidence"]["neighbours"][0]["ticket_id"] == from_stream[t]["evidence"]["neighbours"][0]["ticket_id"]
                    for t, e in from_api.items())
-    assert same_top >= len(from_api) - 2, f"only {same_top} of {len(from_api)} closest neighbours agree"
+    assert same_top == len(from_api), f"only {same_top} of {len(from_api)} closest neighbours agree"
 
     status, body = http("POST", f"{process.url}/classify", json.dumps({"text": rows.texts[0]}).encode())
     assert status == 200

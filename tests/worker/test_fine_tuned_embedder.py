@@ -60,7 +60,7 @@ def test_a_version_trained_on_it_is_served_by_the_worker(tuned, tmp_path, kafka_
     manifest = json.loads((outcome.path / "manifest.json").read_text())
     tuned_manifest = json.loads((root / NAME / "manifest.json").read_text())
     assert manifest["embedder"]["name"] == NAME
-    assert manifest["embedder"]["sha256"] == tuned_manifest["files"]["onnx/model.int8.onnx"]
+    assert manifest["embedder"]["sha256"] == tuned_manifest["files"]["onnx/model.int8-token.onnx"]
 
     topics = kafka_topics(partitions=1)
     rows = load_rows(SHIPPED_DATA, limit=20, skip=1000)

