@@ -15,6 +15,7 @@ import sys
 COMMANDS = [
     "training.embedders.commands",
     "training.commands",
+    "training.embed_command",
     "training.fine_tune.commands",
 ]
 
