@@ -103,7 +103,7 @@ class LexicalConfig(Section):
     folds: int = 5
     # Rows the vocabulary, folds and shipped model are fit on (a stratified sample beyond it); the
     # other rows are scored by the shipped model. Bounds memory at scale (docs/training.md, "Scale").
-    max_fit_rows: int = 150_000
+    max_fit_rows: int = 100_000
 
 
 class NeighboursConfig(Section):

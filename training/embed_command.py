@@ -9,8 +9,14 @@ collide and an interrupted shard resumes where it stopped.
 """
 from __future__ import annotations
 
+import resource
 import sys
 import time
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _embed(args) -> int:
@@ -35,13 +41,14 @@ def _embed(args) -> int:
             print("error: the configured feature blocks use no embedder", file=sys.stderr)
             return 2
         new = len(embedder.cache.missing(list(dict.fromkeys(text_key(t) for t in texts))))
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         embedder.embed(texts)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    rate = f"{new / seconds:,.1f} texts/s" if new and seconds > 0 else "nothing new to embed"
+    rate = (f"{new / seconds:,.1f} texts/s, {1000 * cpu / new:,.1f} ms CPU per text" if new and seconds > 0
+            else "nothing new to embed")
     print(f"shard {index}/{count}: {len(texts):,} texts, {new:,} embedded in {seconds:,.1f} s ({rate}); "
           f"cache {embedder.cache.dir}")
     return 0

@@ -18,7 +18,8 @@ def test_each_step_reports_its_own_peak_and_time():
         time.sleep(0.2)
     big, small = profile.steps
     assert (big.name, big.rows, small.name) == ("big", 10, "small")
-    assert small.seconds >= 0.2
+    assert small.seconds >= 0.2 and small.cpu_seconds < 0.1  # asleep: wall time, no CPU
+    assert big.cpu_seconds > 0.02  # touching 400 MiB costs CPU
     if profile.peak_is_per_step:  # Linux: the high-water mark is reset per step
         assert big.peak_rss_mib > small.peak_rss_mib + 300
     else:
@@ -35,7 +36,7 @@ def test_a_repeated_step_adds_up_and_the_table_lists_every_step():
             time.sleep(0.05)
     assert len(profile.steps) == 1 and profile.steps[0].seconds >= 0.1
     lines = profile.table().splitlines()
-    assert lines[0].split()[:2] == ["step", "seconds"] and lines[1].startswith("booster")
+    assert lines[0].split()[:4] == ["step", "seconds", "CPU", "s"] and lines[1].startswith("booster")
     assert lines[-1].startswith("total")
 
 
@@ -55,7 +56,8 @@ def test_trained_version_records_every_step(trained_registry):
     names = [s["step"] for s in profile["steps"]]
     assert names == ["languages", "lexical folds", "embed", "knn folds", "booster", "thresholds",
                      "route booster", "write", "evaluate"]  # "clean" too when train reads the data itself
-    assert all(s["seconds"] >= 0 and s["peak_rss_mib"] > 0 for s in profile["steps"])
+    assert all(s["seconds"] >= 0 and s["cpu_seconds"] >= 0 and s["peak_rss_mib"] > 0 for s in profile["steps"])
+    assert profile["total_cpu_seconds"] > 0
     assert profile["total_seconds"] > 0
 
 
