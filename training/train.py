@@ -167,6 +167,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
         with profile.step("write"):
             names = _write_artifacts(staging, fit)
             names += write_reference_tickets(staging, fit, train_df, config.neighbours)
+            fingerprint = prepared.fingerprint()  # sorts every kept text: part of writing the manifest
         created = datetime.now(timezone.utc)
         version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{_content_hash(staging, names)}"
         manifest = {
@@ -184,7 +185,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
                       "max_masking_ratio": config.clean.max_masking_ratio},
             "data": {
                 "source": make_source_description(config),
-                "fingerprint": prepared.fingerprint(),
+                "fingerprint": fingerprint,
                 "rows_read": prepared.rows_read,
                 "rows_kept": int(len(prepared.frame)),
                 "rows_used": int(len(frame)),
