@@ -13,15 +13,19 @@ from .exceptions import BoosterDeviceError
 log = logging.getLogger(__name__)
 
 
-def booster_params(cfg: LightGBMConfig, n_labels: int, seed: int) -> dict:
+def booster_params(cfg: LightGBMConfig, n_labels: int, seed: int, n_rows: int = 0) -> dict:
+    """LightGBM parameters; past ``cfg.max_bagging_rows`` rows each iteration bags that many rows."""
+    bagging_fraction = cfg.bagging_fraction
+    if n_rows > cfg.max_bagging_rows:
+        bagging_fraction = min(bagging_fraction, cfg.max_bagging_rows / n_rows)
     params = {
         "objective": "multiclass" if n_labels > 2 else "binary",
         "learning_rate": cfg.learning_rate,
         "num_leaves": cfg.num_leaves,
         "min_data_in_leaf": cfg.min_data_in_leaf,
         "feature_fraction": cfg.feature_fraction,
-        "bagging_fraction": cfg.bagging_fraction,
-        "bagging_freq": cfg.bagging_freq,
+        "bagging_fraction": bagging_fraction,
+        "bagging_freq": cfg.bagging_freq if bagging_fraction == cfg.bagging_fraction else max(cfg.bagging_freq, 1),
         "lambda_l2": cfg.lambda_l2,
         "device_type": cfg.device_type,
         "seed": seed,
@@ -39,7 +43,7 @@ def booster_params(cfg: LightGBMConfig, n_labels: int, seed: int) -> dict:
 def train_booster(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
                   n_labels: int, cfg: LightGBMConfig, seed: int, progress: bool = True) -> lgb.Booster:
     """Fit with early stopping on the validation rows; the best iteration is what gets saved."""
-    params = booster_params(cfg, n_labels, seed)
+    params = booster_params(cfg, n_labels, seed, len(y_train))
     train_set = lgb.Dataset(X_train, label=y_train, free_raw_data=True)
     val_set = lgb.Dataset(X_val, label=y_val, reference=train_set)
     bar = tqdm(total=cfg.num_boost_round, desc="boosting", unit="rounds", disable=not progress)

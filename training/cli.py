@@ -16,6 +16,7 @@ COMMANDS = [
     "training.embedders.commands",
     "training.commands",
     "training.lifecycle_commands",
+    "training.embed_command",
     "training.fine_tune.commands",
 ]
 

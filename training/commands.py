@@ -121,6 +121,8 @@ def _train(args) -> int:
     if "accuracy" in m:
         print(f"test: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  precision@2 "
               f"{m['precision_at_2']:.4f}  coverage {m['coverage']:.4f}")
+    if args.profile and outcome.profile is not None:
+        print(outcome.profile.table())
     return 0
 
 
@@ -218,6 +220,8 @@ def register(subparsers) -> None:
     p.add_argument("--config", help="YAML training config (see docs/training.md)")
     p.add_argument("--out", help="registry folder (default: TICKETS_REGISTRY_DIR)")
     p.add_argument("--promote", action="store_true", help="promote the new version when it loads")
+    p.add_argument("--profile", action="store_true",
+                   help="print each step's wall time and peak RSS (always in the manifest's 'profile')")
     p.add_argument("--device-type", choices=["cpu", "gpu", "cuda"], help="LightGBM device")
     p.add_argument("--min-class-count", type=int, metavar="N",
                    help="categories with fewer examples are set aside and listed (default: data.min_class_count, 10)")

@@ -104,6 +104,9 @@ class LexicalConfig(Section):
     C: float = 0.25
     embedding_C: float = 10.0                  # logistic regression on e5 vectors (block "embedding_linear")
     folds: int = 5
+    # Rows the vocabulary, folds and shipped model are fit on (a stratified sample beyond it); the
+    # other rows are scored by the shipped model. Bounds memory at scale (docs/training.md, "Scale").
+    max_fit_rows: int = 100_000
 
 
 class NeighboursConfig(Section):
@@ -151,6 +154,9 @@ class LightGBMConfig(Section):
     # 0 = LightGBM's default (every core). Use 1 on a busy shared machine: OpenMP threads
     # spin when cores are oversubscribed and a seconds-long fit can take minutes.
     num_threads: int = 0
+    # Rows drawn per boosting iteration: bagging_fraction is lowered to this share of the rows on
+    # bigger sets, so each iteration's histograms cost the same past it (docs/training.md, "Scale").
+    max_bagging_rows: int = 200_000
 
 
 class BlendConfig(Section):
@@ -261,6 +267,8 @@ class TrainConfig(Section):
             raise ConfigError("neighbours.excerpt_chars must be in [20, 280] (turn excerpts off with neighbours.excerpts)")
         if self.embedder.truncation not in ("head", "head+tail"):
             raise ConfigError("embedder.truncation must be 'head' or 'head+tail'")
+        if self.lexical.max_fit_rows < 100 or self.lightgbm.max_bagging_rows < 100:
+            raise ConfigError("lexical.max_fit_rows and lightgbm.max_bagging_rows must be at least 100")
         if not 0 <= self.route.lexical_dropout <= 1:
             raise ConfigError("route.lexical_dropout must be in [0, 1]")
         if not 0 < self.thresholds.label_target_precision <= 1:

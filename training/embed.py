@@ -26,6 +26,27 @@ def text_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).hexdigest().encode()
 
 
+def in_shard(key: bytes, index: int, count: int) -> bool:
+    """Whether a text (by its cache key) belongs to shard ``index`` of ``count``.
+
+    Decided by the key alone, so N processes or machines sharing one cache folder
+    split any data set without talking to each other, and a text repeated in the
+    data always lands in the same shard.
+    """
+    return int(key[:8], 16) % count == index
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """``"i/N"`` → (i, N), 0 <= i < N; a ValueError naming the problem otherwise."""
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise ValueError(f"a shard is written i/N (e.g. 0/4), not {value!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard {value!r}: need 0 <= i < N")
+    return index, count
+
+
 def _save_atomic(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:

@@ -20,8 +20,9 @@ from .blend import choose_blend
 from .booster import train_booster
 from .config import TrainConfig
 from .exceptions import NotEnoughDataError
-from .lexical import fit_embedding_linear, fit_lexical
+from .lexical import chunked_scores, fit_embedding_linear, fit_lexical
 from .neighbours import fit_neighbours
+from .profile import StepProfile
 from .resample import resample
 from .split import stratified_split
 from .thresholds import ClassThreshold, choose_thresholds
@@ -51,8 +52,12 @@ def booster_proba(booster, X: np.ndarray) -> np.ndarray:
 
 
 def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, embedder=None,
-              progress: bool = True) -> FitResult:
-    """Train on ``texts``/``labels``; ``embedder`` is required when the embedding block is on."""
+              progress: bool = True, profile: StepProfile | None = None) -> FitResult:
+    """Train on ``texts``/``labels``; ``embedder`` is required when the embedding block is on.
+
+    ``profile`` records each step's wall time and peak memory (training/profile.py).
+    """
+    profile = profile if profile is not None else StepProfile()
     label_names = sorted(set(labels))
     if len(label_names) < 2:
         raise NotEnoughDataError(f"need at least two categories to train, got {label_names}")
@@ -72,14 +77,16 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
     val_values: dict[str, np.ndarray] = {}
     lexical = None
     if "lexical" in blocks:
-        lexical, fit_values["lexical"] = fit_lexical(t_fit, y_fit, len(label_names), config.lexical,
-                                                     config.seed, progress)
-        val_values["lexical"] = lexical_scores(lexical, t_val, len(label_names))
+        with profile.step("lexical folds", len(t_fit)):
+            lexical, fit_values["lexical"] = fit_lexical(t_fit, y_fit, len(label_names), config.lexical,
+                                                         config.seed, progress)
+            val_values["lexical"] = chunked_scores(lexical, t_val, len(label_names))
     embedding_linear = neighbours = None
     if needs_embedder(blocks):
         if embedder is None:
             raise ValueError(f"feature blocks {list(blocks)} need an embedder")
-        all_vectors = embedder.embed(texts)  # one call: one progress bar, one cache pass
+        with profile.step("embed", len(texts)):
+            all_vectors = embedder.embed(texts)  # one call: one progress bar, one cache pass
         fit_values["embedding"] = all_vectors[fit_idx]
         val_values["embedding"] = all_vectors[val_idx]
         if "embedding_linear" in blocks:
@@ -88,28 +95,35 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
             val_values["embedding_linear"] = linear_scores(embedding_linear, val_values["embedding"],
                                                            len(label_names))
         if "knn" in blocks:
-            neighbours, fit_values["knn"] = fit_neighbours(fit_values["embedding"], y_fit, len(label_names),
-                                                           config.neighbours, config.seed, progress)
-            val_values["knn"] = neighbours.scores(val_values["embedding"])
-            neighbours.rows = fit_idx[neighbours.rows]  # reference rows as positions in ``texts``
-    X_fit = assemble_features(blocks, fit_values)
-    X_val = assemble_features(blocks, val_values)
-    X_res, y_res = resample(X_fit, y_fit, config.resample, config.seed)
-    if lexical is not None and config.route.lexical_dropout > 0:
-        X_res, y_res = with_lexical_dropout(X_res, y_res, blocks, fit_values, lexical, len(label_names),
-                                            config.route.lexical_dropout, config.seed)
-    booster = train_booster(X_res, y_res, X_val, y_val, len(label_names), config.lightgbm, config.seed, progress)
-    val_proba = booster_proba(booster, X_val)
-    blend = None
-    if config.blend.enabled and "lexical" in blocks:
-        blend = choose_blend(val_proba, fit_values["lexical"], y_fit, val_values["lexical"], y_val, config.blend)
-        val_proba = blend.apply(val_proba, val_values["lexical"])  # thresholds see what serving outputs
-    thresholds = choose_thresholds(val_proba, y_val, label_names, config.thresholds)
+            with profile.step("knn folds", len(fit_idx)):
+                neighbours, fit_values["knn"] = fit_neighbours(fit_values["embedding"], y_fit, len(label_names),
+                                                               config.neighbours, config.seed, progress)
+                val_values["knn"] = neighbours.scores(val_values["embedding"])
+                neighbours.rows = fit_idx[neighbours.rows]  # reference rows as positions in ``texts``
+    with profile.step("booster", len(fit_idx)):
+        X_fit = assemble_features(blocks, fit_values)
+        X_val = assemble_features(blocks, val_values)
+        X_res, y_res = resample(X_fit, y_fit, config.resample, config.seed)
+        if lexical is not None and config.route.lexical_dropout > 0:
+            X_res, y_res = with_lexical_dropout(X_res, y_res, blocks, fit_values, lexical, len(label_names),
+                                                config.route.lexical_dropout, config.seed)
+        booster = train_booster(X_res, y_res, X_val, y_val, len(label_names), config.lightgbm, config.seed,
+                                progress)
+        val_proba = booster_proba(booster, X_val)
+    with profile.step("thresholds", len(val_idx)):
+        blend = None
+        if config.blend.enabled and "lexical" in blocks:
+            blend = choose_blend(val_proba, fit_values["lexical"], y_fit, val_values["lexical"], y_val,
+                                 config.blend)
+            val_proba = blend.apply(val_proba, val_values["lexical"])  # thresholds see what serving outputs
+        thresholds = choose_thresholds(val_proba, y_val, label_names, config.thresholds)
     rows = {"fit": int(len(fit_idx)), "validation": int(len(val_idx)), "booster_rows_after_resampling":
             int(len(y_res)), "best_iteration": int(booster.best_iteration or booster.current_iteration())}
     route = route_booster = None
     if routable(config):
-        route, route_booster = fit_route(config, fit_values, y_fit, val_values, y_val, len(label_names), progress)
+        with profile.step("route booster", len(fit_idx)):
+            route, route_booster = fit_route(config, fit_values, y_fit, val_values, y_val, len(label_names),
+                                             progress)
         rows["route_best_iteration"] = int(route_booster.best_iteration or route_booster.current_iteration())
     return FitResult(labels=label_names, booster=booster, lexical=lexical, embedding_linear=embedding_linear,
                      neighbours=neighbours, thresholds=thresholds, blend=blend,

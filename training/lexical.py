@@ -4,6 +4,13 @@ The booster must see lexical scores on its training rows that the linear model
 did not fit on, otherwise it learns to trust scores that are over-confident on
 seen rows. So training rows get out-of-fold scores; the shipped model is fit on
 all training rows and scores new text at inference.
+
+Above ``lexical.max_fit_rows`` the vocabulary, the folds and the shipped model
+use a stratified sample of that many rows, and every other row is scored by the
+shipped model (which never saw it, so its score is out-of-sample too), in chunks.
+Counting char n-grams and the liblinear copy of the TF-IDF matrix grow with the
+rows (several GiB at 500K tickets); the sample keeps both bounded and the rest
+of the step linear in rows.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from sklearn.svm import LinearSVC
 from tqdm.auto import tqdm
 
 from .config import LexicalConfig
+from .split import capped_rows
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +50,40 @@ def _shrink(vectorizer: FeatureUnion) -> None:
             vec.stop_words_ = None
 
 
+SCORE_CHUNK = 20_000  # texts per TF-IDF transform when scoring: bounds the sparse matrix in memory
+
+
+def chunked_scores(model, texts: list[str], n_labels: int, chunk: int = SCORE_CHUNK) -> np.ndarray:
+    """Decision scores of the pipeline, ``chunk`` texts at a time (row-wise, so the same numbers)."""
+    out = np.zeros((len(texts), n_labels), dtype=np.float32)
+    for start in range(0, len(texts), chunk):
+        out[start:start + chunk] = _scores(model.decision_function(texts[start:start + chunk]), n_labels)
+    return out
+
+
 def fit_lexical(texts: list[str], y: np.ndarray, n_labels: int, cfg: LexicalConfig, seed: int,
                 progress: bool = True) -> tuple[Pipeline, np.ndarray]:
     """Fit the shipped pipeline and return it with out-of-fold scores for ``texts``.
 
     The vectorizer (unsupervised: vocabulary and idf) is fit once on all rows; only
     the classifier is refit per fold, which keeps the cost near one fit per fold.
+    Beyond ``cfg.max_fit_rows`` rows, see the module docstring.
     """
+    y = np.asarray(y)
+    keep = capped_rows(y, cfg.max_fit_rows, seed)
+    if len(keep) == len(texts):
+        return _fit_lexical(texts, y, n_labels, cfg, seed, progress)
+    pipeline, kept_scores = _fit_lexical([texts[i] for i in keep], y[keep], n_labels, cfg, seed, progress)
+    rest = np.setdiff1d(np.arange(len(texts)), keep, assume_unique=True)
+    oof = np.zeros((len(texts), n_labels), dtype=np.float32)
+    oof[keep] = kept_scores
+    oof[rest] = chunked_scores(pipeline, [texts[i] for i in rest], n_labels)
+    log.info("lexical block capped", extra={"rows": len(texts), "fit_rows": len(keep)})
+    return pipeline, oof
+
+
+def _fit_lexical(texts: list[str], y: np.ndarray, n_labels: int, cfg: LexicalConfig, seed: int,
+                 progress: bool = True) -> tuple[Pipeline, np.ndarray]:
     vectorizer = build_vectorizer(cfg, len(texts))
     X = vectorizer.fit_transform(texts)
     _shrink(vectorizer)

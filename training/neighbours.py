@@ -17,17 +17,14 @@ from tqdm.auto import tqdm
 from stream.inference.neighbours import NeighbourVotes
 
 from .config import NeighboursConfig
-from .split import stratified_split
+from .split import capped_rows
 
 log = logging.getLogger(__name__)
 
 
 def reference_rows(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
     """Indices of the rows kept as references: all of them, or a stratified ``cap`` of them."""
-    if len(y) <= cap:
-        return np.arange(len(y))
-    keep, _ = stratified_split(len(y), y, len(y) - cap, seed)
-    return np.sort(keep)
+    return capped_rows(y, cap, seed)
 
 
 def fit_neighbours(vectors: np.ndarray, y: np.ndarray, n_labels: int, cfg: NeighboursConfig, seed: int,

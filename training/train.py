@@ -40,12 +40,15 @@ from . import languages as language_mix
 from .fit import FitResult, fit_model
 from .plots import expected_calibration_error, plot_confusion, plot_reliability, reliability_bins
 from .prepare import PreparedData, latest_corrections, prepare
+from .profile import StepProfile
 from .rare import RareClasses, handle_rare
 from .sources import load_corrections, make_source
 from .split import stratified_split
 from .thresholds import as_mapping, as_rows
 
 log = logging.getLogger(__name__)
+
+EVALUATE_CHUNK = 20_000  # test texts per Predictor call
 
 
 @dataclass
@@ -55,6 +58,7 @@ class TrainOutcome:
     metrics: dict
     promoted: bool
     rare_classes: RareClasses | None = None
+    profile: StepProfile | None = None
 
 
 def code_version() -> str:
@@ -133,14 +137,20 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
                   progress: bool = True) -> TrainOutcome:
     """Train one version and write it into ``registry_dir``; returns its id and test metrics.
 
-    With ``data.multi_label`` the version is a multi-label one (training/multilabel/train.py)."""
+    With ``data.multi_label`` the version is a multi-label one (training/multilabel/train.py); for a
+    single-label one each step's wall time and peak memory go to the manifest's ``profile``
+    (training/profile.py).
+    """
     if config.data.multi_label:
         from .multilabel.train import train_multilabel_version
 
         return train_multilabel_version(config, registry_dir, embedder_dir=embedder_dir, embedder=embedder,
                                         prepared=prepared, promote=promote, progress=progress)
     registry_dir = Path(registry_dir).expanduser()
-    prepared = prepared or load_data(config, progress)
+    profile = StepProfile()
+    if prepared is None:
+        with profile.step("clean"):
+            prepared = load_data(config, progress)
     frame = stratified_sample(prepared.frame, config.data.sample, config.seed)
     frame, rare = handle_rare(frame, config.data.min_class_count, config.data.rare_label)
     if len(frame) < 20:
@@ -152,17 +162,20 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
     else:
         train_idx, test_idx = np.arange(len(frame)), np.arange(0)
     train_df, test_df = frame.iloc[np.sort(train_idx)], frame.iloc[np.sort(test_idx)]
-    train_languages = language_mix.resolve(train_df)
+    with profile.step("languages", len(train_df)):
+        train_languages = language_mix.resolve(train_df)
     if embedder is None:
         embedder = open_embedder(config, embedder_dir, progress)
-    fit = fit_model(train_df["text"].tolist(), train_df["label"].tolist(), config, embedder, progress)
+    fit = fit_model(train_df["text"].tolist(), train_df["label"].tolist(), config, embedder, progress, profile)
 
     registry_dir.mkdir(parents=True, exist_ok=True)
     staging = registry_dir / f".staging-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     try:
-        names = _write_artifacts(staging, fit)
-        names += write_reference_tickets(staging, fit, train_df, config.neighbours)
+        with profile.step("write"):
+            names = _write_artifacts(staging, fit)
+            names += write_reference_tickets(staging, fit, train_df, config.neighbours)
+            fingerprint = prepared.fingerprint()  # sorts every kept text: part of writing the manifest
         created = datetime.now(timezone.utc)
         version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{_content_hash(staging, names)}"
         manifest = {
@@ -180,7 +193,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
                       "max_masking_ratio": config.clean.max_masking_ratio},
             "data": {
                 "source": make_source_description(config),
-                "fingerprint": prepared.fingerprint(),
+                "fingerprint": fingerprint,
                 "rows_read": prepared.rows_read,
                 "rows_kept": int(len(prepared.frame)),
                 "rows_used": int(len(frame)),
@@ -201,8 +214,10 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
             "files": {name: file_sha256(staging / name) for name in names},
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        metrics = _evaluate_staged(staging, manifest, test_df, embedder, config)
+        with profile.step("evaluate", len(test_df)):
+            metrics = _evaluate_staged(staging, manifest, test_df, embedder, config)
         manifest["metrics"] = metrics
+        manifest["profile"] = profile.as_dict()
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=float) + "\n")
         write_model_card(staging / "model_card.md", manifest)
         final = registry_dir / version
@@ -213,7 +228,8 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
     log.info("wrote model version", extra={"version": version, "test_accuracy": metrics.get("accuracy")})
     if promote:
         Registry(registry_dir, embedder_dir).promote(version)
-    return TrainOutcome(version=version, path=final, metrics=metrics, promoted=promote, rare_classes=rare)
+    return TrainOutcome(version=version, path=final, metrics=metrics, promoted=promote, rare_classes=rare,
+                        profile=profile)
 
 
 def make_source_description(config: TrainConfig) -> str:
@@ -228,7 +244,9 @@ def _evaluate_staged(staging: Path, manifest: dict, test_df: pd.DataFrame, embed
     if test_df.empty:
         return {"note": "no test split (data.test_fraction = 0)"}
     texts, y_true = test_df["text"].tolist(), test_df["label"].tolist()
-    proba = predictor.predict_proba(texts)
+    # In chunks: one call on 75K test texts would hold their whole TF-IDF matrix at once.
+    proba = np.concatenate([predictor.predict_proba(texts[i:i + EVALUATE_CHUNK])
+                            for i in range(0, len(texts), EVALUATE_CHUNK)])
     decisions = predictor.decide(proba)
     needs_human = [d.needs_human for d in decisions]
     metrics = compute_metrics(y_true, proba, predictor.labels, needs_human)
