@@ -11,7 +11,7 @@ class SlackNotifierError(StreamError):
 
 
 class SlackPermanentError(SlackNotifierError):
-    """Slack refused the message for a reason a retry cannot fix (bad channel, auth, blocks)."""
+    """Slack refused the message for a reason a retry cannot fix (bad channel, archived, blocks)."""
 
     def __init__(self, error: str, channel: str):
         super().__init__(f"Slack refused the message for {channel}: {error}")
@@ -22,7 +22,7 @@ class SlackPermanentError(SlackNotifierError):
 
 
 class SlackUnavailable(SlackNotifierError, DependencyUnavailable):
-    """Slack stayed rate-limited or unreachable through every retry; nothing is committed."""
+    """Slack stayed rate-limited or unreachable through every retry, or refused our token; nothing is committed."""
 
 
 class BadInteraction(SlackNotifierError):

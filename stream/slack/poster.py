@@ -3,9 +3,12 @@
 slack-sdk retries a 429 only when a ``RateLimitErrorRetryHandler`` is installed
 (it then sleeps for ``Retry-After``; a 429 means nothing was posted, so that
 retry is safe). Whatever else fails is sorted here: an ``ok: false`` answer with
-HTTP 200 (``channel_not_found``, ``invalid_auth``, ``not_in_channel``,
-``is_archived``, ``invalid_blocks``…) will fail the same way next time, so it is
-permanent. 5xx answers, timeouts and dropped connections are worth another try
+HTTP 200 (``channel_not_found``, ``not_in_channel``, ``is_archived``,
+``invalid_blocks``…) will fail the same way next time, so it is permanent and
+that ticket is dead-lettered. A refused token (``invalid_auth``,
+``token_revoked``…) is permanent too, but it is not the ticket's fault: every
+ticket would fail alike, so it stops the notifier uncommitted instead (fix the
+token, restart, nothing is lost). 5xx answers, timeouts and dropped connections are worth another try
 but are *ambiguous*: Slack may have posted before failing. We therefore do not
 let slack-sdk retry them blindly; before each retry we look for the message by
 the event id in its metadata.
@@ -31,6 +34,12 @@ log = logging.getLogger(__name__)
 # ok:false codes Slack documents as temporary; every other ok:false is permanent
 TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout", "team_added_to_org"})
+
+
+# ok:false codes that refuse our token or app rather than this message: SlackUnavailable, not a dead letter
+CREDENTIAL_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+                               "missing_scope", "not_allowed_token_type", "ekm_access_denied",
+                               "team_access_not_granted", "org_login_required"})
 
 
 def make_client(settings: SlackSettings) -> AsyncWebClient:
@@ -72,6 +81,10 @@ class SlackPoster:
             except SlackApiError as exc:
                 error = _error_code(exc)
                 self._metrics.errors.labels(error).inc()
+                if exc.response.status_code == 200 and error in CREDENTIAL_ERRORS:
+                    raise SlackUnavailable(f"Slack refused the bot token posting to {channel} ({error}): fix "
+                                           f"TICKETS_SLACK_BOT_TOKEN or the app's scopes and restart; nothing "
+                                           f"was committed") from exc
                 if exc.response.status_code == 200 and error not in TRANSIENT_ERRORS:
                     raise SlackPermanentError(error, channel) from exc
                 reason, ambiguous = error, error != "ratelimited"

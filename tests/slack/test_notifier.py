@@ -6,10 +6,13 @@ import base64
 import json
 import logging
 
+import pytest
+
 from schemas import DEAD_LETTER_SCHEMA_VERSION
 from schemas.models import DeadLetterEvent
 from stream.downstream.settings import SlackSettings
 from stream.slack import metrics as slack_metrics
+from stream.slack.exceptions import SlackUnavailable
 from stream.slack.notifier import Notifier
 from tests.fixtures.kafka_io import assert_standard_headers
 from tests.fixtures.logs import rendered
@@ -108,6 +111,26 @@ def test_channel_not_found_goes_to_the_dlq_not_forever_retries(kafka_bootstrap, 
     assert len(fake_slack.calls_to("chat.postMessage")) == 2  # one attempt each: no retry of a permanent error
     assert [m["metadata"]["event_payload"]["ticket_id"] for m in fake_slack.posted()] == ["T-FINE"]
     assert notifier.metrics.registry.get_sample_value("tickets_slack_errors_total", {"error": "channel_not_found"}) == 1
+
+
+def test_a_refused_bot_token_stops_the_notifier_uncommitted_and_dead_letters_nothing(
+        kafka_bootstrap, kafka_topics, fake_slack, slack_env):
+    """invalid_auth would fail every ticket alike: the notifier's problem, not the tickets'."""
+    settings = settings_for(kafka_bootstrap, kafka_topics(2))
+    events = [classified_event("T-AUTH-1"), classified_event("T-AUTH-2", category="Access")]
+
+    async def scenario():
+        await produce(kafka_bootstrap, settings.kafka.topic_classified, as_records(events))
+        refused = _notifier(settings, slack_env | {"TICKETS_SLACK_BOT_TOKEN": "xoxb-revoked-token"})
+        with pytest.raises(SlackUnavailable, match="invalid_auth"):
+            await asyncio.wait_for(refused.run(asyncio.Event()), 60)
+        fixed = _notifier(settings, slack_env)  # the same group: it starts from what was committed
+        await _run_until(fixed, lambda: _counter(fixed.metrics, "posted") == len(events))
+        return refused, fixed
+
+    refused, fixed = asyncio.run(scenario())
+    assert _counter(refused.metrics, "dead_lettered") == 0 == _counter(fixed.metrics, "dead_lettered")
+    assert sorted(m["metadata"]["event_payload"]["ticket_id"] for m in fake_slack.posted()) == ["T-AUTH-1", "T-AUTH-2"]
 
 
 def test_redelivered_events_are_not_posted_twice(kafka_bootstrap, kafka_topics, fake_slack, slack_env):
