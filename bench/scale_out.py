@@ -3,9 +3,9 @@
 For each worker count N, on one broker: fresh topics with P partitions (P >= the largest N, since
 a group gives each partition to one member), N ``python -m stream worker`` processes in one
 consumer group (own HTTP ports and temp dirs; ONNX threads = cores // N, what a pod with that CPU
-limit would get), a wait until the group has settled (every worker owns partitions, together all
-P, none twice: Tansu holds each join for half the session timeout), then bench.stream's backlog
-phase: tickets/s, and CPU per ticket summed over the N workers.
+limit would get, or ``--worker-threads``), a wait until the group has settled (every worker owns
+partitions, together all P, none twice: Tansu holds each join for half the session timeout), then
+bench.stream's backlog phase: tickets/s, and CPU per ticket summed over the N workers.
 
     python -m bench.stream --scale-out 1,2,4 --tickets 1000 --model <version folder>
 """
@@ -103,7 +103,7 @@ def _registry(settings: Settings, model: str | None) -> Path | None:
 def _phase(args, bootstrap: str, external: bool, registry: Path | None, n: int, partitions: int) -> dict:
     """N workers in one group on fresh topics, settled, then the backlog phase."""
     suffix = uuid.uuid4().hex[:8]
-    threads = threads_per_worker(os.cpu_count() or 1, n)
+    threads = args.worker_threads or threads_per_worker(os.cpu_count() or 1, n)
     base = {**bench_env(bootstrap, external, suffix), "TICKETS_TOPIC_PARTITIONS": str(partitions),
             "TICKETS_EMBED_THREADS": str(threads)}
     if registry is not None:

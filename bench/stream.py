@@ -351,6 +351,8 @@ def main(argv=None) -> int:
                              "e.g. 1,2,4 (bench/scale_out.py)")
     parser.add_argument("--partitions", type=int, help="with --scale-out: raw-topic partitions "
                                                        "(default: the largest count, at least 4)")
+    parser.add_argument("--worker-threads", type=int, metavar="N", help="with --scale-out: ONNX threads of "
+                                                                         "each worker (default: cores // workers)")
     args = parser.parse_args(argv)
     if args.scale_out:
         from bench.scale_out import parse_counts, partitions_for, run
