@@ -19,6 +19,7 @@ configurations side by side without Kafka.
     python -m bench.stream --tickets 3000 --rate 40 --duration 60
     python -m bench.stream --evidence-cost 2000  # only: CPU per ticket of the evidence step, in-process
     python -m bench.stream --shadow --tickets 1000  # only: backlog throughput, champion alone vs shadow mode
+    python -m bench.stream --scale-out 1,2,4 --tickets 1000  # only: backlog throughput, N workers in one group
 
 ``--shadow`` runs the backlog phase twice in one run, each on a fresh worker and
 its own topics: once with the champion alone (``TICKETS_CHALLENGER_MODE=off``)
@@ -180,8 +181,11 @@ async def _bench(args, settings: Settings, worker_pid: int, metrics_url: str) ->
             "complete": complete, "versions": versions, "embedders": embedders}
 
 
-async def _backlog(args, settings: Settings, worker_pid: int, prefix: str) -> dict:
-    """Throughput only: warm up, publish a backlog at once, time until every ClassifiedEvent arrived."""
+async def _backlog(args, settings: Settings, worker_pids: list[int], prefix: str) -> dict:
+    """Throughput only: warm up, publish a backlog at once, time until every ClassifiedEvent arrived.
+
+    CPU per ticket sums every worker of ``worker_pids`` (the consumer group's members).
+    """
     rows = load_rows(args.data, text_col=args.text_col, limit=args.warmup + args.tickets)
     watcher = ClassifiedWatcher(settings, settings.kafka.topic_classified)
     await watcher.start()
@@ -190,7 +194,7 @@ async def _backlog(args, settings: Settings, worker_pid: int, prefix: str) -> di
         await replay(settings, warm, rate=0, id_prefix=f"{prefix}warm", progress=False)
         await watcher.wait_for({f"{prefix}warm-{i:07d}" for i in warm.indices}, 300)
         backlog = _pick(rows, args.warmup, args.tickets)
-        cpu_before, started = cpu_seconds(worker_pid), time.time()
+        cpu_before, started = sum(map(cpu_seconds, worker_pids)), time.time()
         await replay(settings, backlog, rate=0, id_prefix=f"{prefix}tput", progress=not args.no_progress)
         ids = {f"{prefix}tput-{i:07d}" for i in backlog.indices}
         complete = await watcher.wait_for(ids, args.timeout)
@@ -199,7 +203,22 @@ async def _backlog(args, settings: Settings, worker_pid: int, prefix: str) -> di
     finally:
         await watcher.stop()
     return {"throughput": sum(i in watcher.arrivals for i in ids) / (done - started),
-            "cpu_per_ticket": (cpu_seconds(worker_pid) - cpu_before) / len(ids), "complete": complete, "arms": arms}
+            "cpu_per_ticket": (sum(map(cpu_seconds, worker_pids)) - cpu_before) / len(ids), "complete": complete,
+            "arms": arms}
+
+
+def bench_env(bootstrap: str, external: bool, suffix: str) -> dict[str, str]:
+    """Worker environment for one benchmark phase: its own topics and group id on ``bootstrap``."""
+    env = {
+        "TICKETS_KAFKA_BOOTSTRAP": bootstrap if external else f"kafka://{bootstrap}",
+        "TICKETS_TOPIC_RAW": f"bench-raw-{suffix}", "TICKETS_TOPIC_CLASSIFIED": f"bench-classified-{suffix}",
+        "TICKETS_TOPIC_FEEDBACK": f"bench-feedback-{suffix}", "TICKETS_TOPIC_DLQ": f"bench-dlq-{suffix}",
+        "TICKETS_TOPIC_CLASSIFIED_SHADOW": f"bench-shadow-{suffix}", "TICKETS_APP_ID": f"bench-{suffix}",
+        "TICKETS_LOG_FORMAT": "json",
+    }
+    if not external:
+        env["TICKETS_KAFKA_SHORT_FETCH_WAIT"] = "true"  # Tansu holds every fetch for the full wait
+    return env
 
 
 def _shadow_registry(settings: Settings, model: str | None) -> tuple[Path, str, str]:
@@ -236,16 +255,8 @@ def _shadow_bench(args, base: Settings) -> int:
     try:
         for mode in ("off", "shadow"):
             suffix = uuid.uuid4().hex[:8]
-            env = {
-                "TICKETS_KAFKA_BOOTSTRAP": bootstrap if external else f"kafka://{bootstrap}",
-                "TICKETS_TOPIC_RAW": f"bench-raw-{suffix}", "TICKETS_TOPIC_CLASSIFIED": f"bench-classified-{suffix}",
-                "TICKETS_TOPIC_FEEDBACK": f"bench-feedback-{suffix}", "TICKETS_TOPIC_DLQ": f"bench-dlq-{suffix}",
-                "TICKETS_TOPIC_CLASSIFIED_SHADOW": f"bench-shadow-{suffix}", "TICKETS_APP_ID": f"bench-{suffix}",
-                "TICKETS_WEB_PORT": str(free_port()), "TICKETS_LOG_FORMAT": "json",
-                "TICKETS_REGISTRY_DIR": str(registry), "TICKETS_CHALLENGER_MODE": mode,
-            }
-            if not external:
-                env["TICKETS_KAFKA_SHORT_FETCH_WAIT"] = "true"
+            env = {**bench_env(bootstrap, bool(external), suffix), "TICKETS_WEB_PORT": str(free_port()),
+                   "TICKETS_REGISTRY_DIR": str(registry), "TICKETS_CHALLENGER_MODE": mode}
             settings = Settings.from_env({**os.environ, **env})
             log_path = Path(tempfile.gettempdir()) / f"bench-stream-worker-{suffix}.log"
             worker = None
@@ -255,7 +266,7 @@ def _shadow_bench(args, base: Settings) -> int:
                     worker = subprocess.Popen([sys.executable, "-m", "stream", "worker"], cwd=REPO,
                                               env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
                 _wait_ready(f"http://127.0.0.1:{env['TICKETS_WEB_PORT']}", worker)
-                results[mode] = asyncio.run(_backlog(args, settings, worker.pid, prefix=mode[:2]))
+                results[mode] = asyncio.run(_backlog(args, settings, [worker.pid], prefix=mode[:2]))
             finally:
                 stop_process(worker, 20)
     finally:
@@ -331,11 +342,26 @@ def main(argv=None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--evidence-cost", type=int, metavar="N",
                         help="instead: time the evidence step on N dataset tickets with the promoted model")
-    parser.add_argument("--model", help="with --evidence-cost or --shadow: a version folder instead of the "
-                                        "promoted model")
+    parser.add_argument("--model", help="with --evidence-cost, --shadow or --scale-out: a version folder "
+                                        "instead of the promoted model")
     parser.add_argument("--shadow", action="store_true",
                         help="instead: backlog throughput of the champion alone vs shadow mode, side by side")
+    parser.add_argument("--scale-out", metavar="COUNTS",
+                        help="instead: backlog throughput with each of these worker counts in one consumer group, "
+                             "e.g. 1,2,4 (bench/scale_out.py)")
+    parser.add_argument("--partitions", type=int, help="with --scale-out: raw-topic partitions "
+                                                       "(default: the largest count, at least 4)")
+    parser.add_argument("--worker-threads", type=int, metavar="N", help="with --scale-out: ONNX threads of "
+                                                                         "each worker (default: cores // workers)")
     args = parser.parse_args(argv)
+    if args.scale_out:
+        from bench.scale_out import parse_counts, partitions_for, run
+
+        try:
+            partitions_for(parse_counts(args.scale_out), args.partitions)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return run(args)
     if args.evidence_cost:
         return _evidence_cost(args)
     if args.shadow:
@@ -346,14 +372,7 @@ def main(argv=None) -> int:
     broker = None if external else EmbeddedBroker().start()
     bootstrap = external or broker.bootstrap
     suffix = uuid.uuid4().hex[:8]
-    env = {
-        "TICKETS_KAFKA_BOOTSTRAP": bootstrap if external else f"kafka://{bootstrap}",
-        "TICKETS_TOPIC_RAW": f"bench-raw-{suffix}", "TICKETS_TOPIC_CLASSIFIED": f"bench-classified-{suffix}",
-        "TICKETS_TOPIC_FEEDBACK": f"bench-feedback-{suffix}", "TICKETS_TOPIC_DLQ": f"bench-dlq-{suffix}",
-        "TICKETS_APP_ID": f"bench-{suffix}", "TICKETS_WEB_PORT": str(free_port()), "TICKETS_LOG_FORMAT": "json",
-    }
-    if not external:
-        env["TICKETS_KAFKA_SHORT_FETCH_WAIT"] = "true"  # Tansu holds every fetch for the full wait
+    env = {**bench_env(bootstrap, bool(external), suffix), "TICKETS_WEB_PORT": str(free_port())}
     settings = Settings.from_env({**os.environ, **env})
     log_path = Path(tempfile.gettempdir()) / f"bench-stream-worker-{suffix}.log"
     worker = None
