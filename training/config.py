@@ -186,6 +186,18 @@ class RouteConfig(Section):
     lexical_dropout: float = 0.0
 
 
+class ShortcutConfig(Section):
+    """The lexical shortcut (stream/inference/shortcut.py): tickets the TF-IDF model is sure of skip
+    the embedder. Training picks the lowest lexical confidence at which, on validation, the lexical
+    answers agree with the full model's on ``min_agreement`` of the skipped tickets and accuracy
+    and precision@2 lose at most ``max_accuracy_loss`` (training/shortcut.py). Needs the blend
+    (its temperature) and an e5 block."""
+
+    enabled: bool = True
+    min_agreement: float = 0.995
+    max_accuracy_loss: float = 0.002
+
+
 class ThresholdConfig(Section):
     target_precision: float = 0.90             # per class, on validation data
     min_support: int = 5                       # fewer validation predictions → no abstention for the class
@@ -235,6 +247,7 @@ class TrainConfig(Section):
     lightgbm: LightGBMConfig = LightGBMConfig()
     blend: BlendConfig = BlendConfig()
     route: RouteConfig = RouteConfig()
+    shortcut: ShortcutConfig = ShortcutConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
     lifecycle: LifecycleConfig = LifecycleConfig()
     seed: int = 42
@@ -269,6 +282,8 @@ class TrainConfig(Section):
             raise ConfigError("embedder.truncation must be 'head' or 'head+tail'")
         if self.lexical.max_fit_rows < 100 or self.lightgbm.max_bagging_rows < 100:
             raise ConfigError("lexical.max_fit_rows and lightgbm.max_bagging_rows must be at least 100")
+        if not 0 <= self.shortcut.min_agreement <= 1 or not 0 <= self.shortcut.max_accuracy_loss <= 1:
+            raise ConfigError("shortcut.min_agreement and shortcut.max_accuracy_loss must be in [0, 1]")
         if not 0 <= self.route.lexical_dropout <= 1:
             raise ConfigError("route.lexical_dropout must be in [0, 1]")
         if not 0 < self.thresholds.label_target_precision <= 1:

@@ -15,6 +15,7 @@ import numpy as np
 from stream.inference.blend import Blend
 from stream.inference.features import assemble_features, lexical_scores, linear_scores, needs_embedder
 from stream.inference.route import Route
+from stream.inference.shortcut import Shortcut
 
 from .blend import choose_blend
 from .booster import train_booster
@@ -24,6 +25,7 @@ from .lexical import chunked_scores, fit_embedding_linear, fit_lexical
 from .neighbours import fit_neighbours
 from .profile import StepProfile
 from .resample import resample
+from .shortcut import choose_shortcut
 from .split import stratified_split
 from .thresholds import ClassThreshold, choose_thresholds
 
@@ -44,6 +46,7 @@ class FitResult:
     rows: dict
     route: Route | None = None
     route_booster: object | None = None
+    shortcut: Shortcut | None = None
 
 
 def booster_proba(booster, X: np.ndarray) -> np.ndarray:
@@ -116,6 +119,10 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
             blend = choose_blend(val_proba, fit_values["lexical"], y_fit, val_values["lexical"], y_val,
                                  config.blend)
             val_proba = blend.apply(val_proba, val_values["lexical"])  # thresholds see what serving outputs
+        shortcut = None
+        if blend is not None and needs_embedder(blocks):
+            shortcut, val_proba = choose_shortcut(val_proba, val_values["lexical"], y_val, blend.temperature,
+                                                  config.shortcut)
         thresholds = choose_thresholds(val_proba, y_val, label_names, config.thresholds)
     rows = {"fit": int(len(fit_idx)), "validation": int(len(val_idx)), "booster_rows_after_resampling":
             int(len(y_res)), "best_iteration": int(booster.best_iteration or booster.current_iteration())}
@@ -127,7 +134,8 @@ def fit_model(texts: Sequence[str], labels: Sequence[str], config: TrainConfig, 
         rows["route_best_iteration"] = int(route_booster.best_iteration or route_booster.current_iteration())
     return FitResult(labels=label_names, booster=booster, lexical=lexical, embedding_linear=embedding_linear,
                      neighbours=neighbours, thresholds=thresholds, blend=blend,
-                     val_proba=val_proba, val_y=y_val, rows=rows, route=route, route_booster=route_booster)
+                     val_proba=val_proba, val_y=y_val, rows=rows, route=route, route_booster=route_booster,
+                     shortcut=shortcut)
 
 
 def with_lexical_dropout(X: np.ndarray, y: np.ndarray, blocks, fit_values: dict, lexical, n_labels: int,

@@ -209,6 +209,7 @@ def train_version(config: TrainConfig, registry_dir, *, embedder_dir=None, embed
             "params": config.as_dict(),
             "blend": fit.blend.as_dict() if fit.blend is not None else None,
             "route": fit.route.as_dict() if fit.route is not None else None,
+            "shortcut": fit.shortcut.as_dict() if fit.shortcut is not None else None,
             "thresholds": {"target_precision": config.thresholds.target_precision,
                            "per_class": as_rows(fit.thresholds)},
             "files": {name: file_sha256(staging / name) for name in names},

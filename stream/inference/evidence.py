@@ -91,7 +91,8 @@ class EvidenceSource:
             Neighbour(ticket_id=refs.ids[i], label=refs.labels[i],
                       similarity=round(float(min(1.0, max(-1.0, s))), 3),
                       excerpt=cut(refs.excerpts[i], EXCERPT_CHARS) if refs.excerpts is not None else None)
-            for i, s in zip(indices[row][:NEIGHBOURS_SHOWN], sims[row][:NEIGHBOURS_SHOWN]))
+            for i, s in zip(indices[row][:NEIGHBOURS_SHOWN], sims[row][:NEIGHBOURS_SHOWN])
+            if i >= 0)  # -1: this ticket was not embedded (the lexical shortcut answered it)
 
     def _terms(self, tfidf, row: int, category: str) -> tuple[str, ...]:
         weights = self._class_weights(self.labels.index(category))

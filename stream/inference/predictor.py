@@ -26,6 +26,7 @@ from .multilabel import LABEL_BOOSTERS, MULTI_LABEL, LabelBoosters, label_sets, 
 from .neighbours import NeighbourVotes
 from .references import load_references
 from .route import Route, word_coverage
+from .shortcut import Shortcut
 from .stages import stage
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,17 @@ def _load_embedder(version_dir: Path, spec: dict, embedder_dir, *, threads, prov
         raise ModelLoadError(version_dir, f"embedder {folder} failed to load: {exc}") from exc
 
 
+def _spread(nearest, rows: np.ndarray, n: int):
+    """Nearest-ticket arrays of the embedded ``rows`` laid out over all ``n`` rows; -1: none (shortcut)."""
+    if nearest is None:
+        return None
+    indices, sims = nearest
+    all_indices = np.full((n, indices.shape[1]), -1, dtype=indices.dtype)
+    all_sims = np.zeros((n, sims.shape[1]), dtype=sims.dtype)
+    all_indices[rows], all_sims[rows] = indices, sims
+    return [all_indices, all_sims]
+
+
 def _as_matrix(proba) -> np.ndarray:
     """Booster output as (n, n_labels); a binary objective gives the second label's probability only."""
     proba = np.asarray(proba, dtype=np.float64)
@@ -147,6 +159,12 @@ class Predictor:
             raise ModelLoadError(version, "the manifest's route needs the lexical block, its booster and "
                                           "blocks the model computes")
         self._route_booster = route_booster
+        try:
+            self.shortcut = None if self.multi_label else Shortcut.from_manifest(self.manifest.get("shortcut"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(version, f"manifest shortcut is invalid: {exc!r}") from None
+        if self.shortcut is not None and "lexical" not in self.blocks:
+            raise ModelLoadError(version, "the manifest's shortcut needs the lexical block")
         self._mask_patterns = tuple((self.manifest.get("clean") or {}).get("mask_patterns")
                                     or DEFAULT_MASK_PATTERNS)
         self._lock = threading.Lock()
@@ -158,9 +176,11 @@ class Predictor:
 
     @classmethod
     def load(cls, version_dir, embedder_dir=None, *, embedder: Embedder | None = None,
-             load_embedder: bool = True, threads: int | None = None, provider: str = "auto") -> "Predictor":
+             load_embedder: bool = True, threads: int | None = None, provider: str = "auto",
+             use_shortcut: bool = True) -> "Predictor":
         """Load a version folder once. ``embedder`` overrides loading from ``embedder_dir``
-        (training passes its cached embedder); its sha256 must still match the manifest."""
+        (training passes its cached embedder); its sha256 must still match the manifest.
+        ``use_shortcut=False`` ignores the version's lexical shortcut: every ticket gets the full model."""
         import joblib
         import lightgbm as lgb
 
@@ -211,6 +231,8 @@ class Predictor:
         elif not needs_embedder(blocks):
             embedder = None
         references = load_references(version_dir, manifest, neighbours, manifest["labels"])
+        if not use_shortcut:
+            manifest = {**manifest, "shortcut": None}
         log.info("loaded model", extra={"version": manifest["version"], "labels": len(manifest["labels"]),
                                         "blocks": "+".join(blocks)})
         return cls(version=manifest["version"], labels=manifest["labels"], booster=booster, blocks=blocks,
@@ -231,24 +253,34 @@ class Predictor:
             return self.embedder.embed(list(texts))
 
     def _block_values(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> dict[str, Any]:
+        values = self._lexical_values(texts)
+        values.update(self._embedding_values(texts, vectors))
+        return values
+
+    def _lexical_values(self, texts: Sequence[str]) -> dict[str, Any]:
+        if "lexical" not in self.blocks:
+            return {}
+        with stage("lexical"):
+            scores, tfidf = lexical_block(self._lexical, texts, len(self.labels))
+        return {"lexical": scores, TFIDF: tfidf}
+
+    def _embedding_values(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        if needs_embedder(self.blocks):
-            if self.embedder is None:
-                raise ModelLoadError(self.version, "this predictor was loaded without its embedder")
-            if vectors is None:
-                vectors = self.embedder.embed(list(texts))
-            elif len(vectors) != len(texts):
-                raise ValueError(f"{len(vectors)} embeddings given for {len(texts)} texts")
-            values["embedding"] = vectors
-            if "embedding_linear" in self.blocks:
-                values["embedding_linear"] = linear_scores(self._embedding_linear, vectors, len(self.labels))
-            if "knn" in self.blocks:
-                with stage("knn"):
-                    values["knn"], *nearest = self._neighbours.scores_and_nearest(vectors, NEIGHBOURS_SHOWN)
-                values[NEAREST] = nearest
-        if "lexical" in self.blocks:
-            with stage("lexical"):
-                values["lexical"], values[TFIDF] = lexical_block(self._lexical, texts, len(self.labels))
+        if not needs_embedder(self.blocks):
+            return values
+        if self.embedder is None:
+            raise ModelLoadError(self.version, "this predictor was loaded without its embedder")
+        if vectors is None:
+            vectors = self.embedder.embed(list(texts)) if len(texts) else np.zeros((0, self.embedder.dim), np.float32)
+        elif len(vectors) != len(texts):
+            raise ValueError(f"{len(vectors)} embeddings given for {len(texts)} texts")
+        values["embedding"] = vectors
+        if "embedding_linear" in self.blocks:
+            values["embedding_linear"] = linear_scores(self._embedding_linear, vectors, len(self.labels))
+        if "knn" in self.blocks:
+            with stage("knn"):
+                values["knn"], *nearest = self._neighbours.scores_and_nearest(vectors, NEIGHBOURS_SHOWN)
+            values[NEAREST] = nearest
         return values
 
     @property
@@ -263,23 +295,59 @@ class Predictor:
 
     def _proba_and_values(self, texts: Sequence[str],
                           vectors: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Probabilities and the block values evidence reads. Tickets the lexical shortcut is sure
+        of (shortcut.py) are answered from the lexical block; only the others are embedded."""
         if len(texts) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float64), {}
         with self._lock:
-            values = self._block_values(texts, vectors)
-            with stage("booster"):
-                proba = _as_matrix(self._booster.predict(assemble_features(self.blocks, values)))
-            if self.blend is not None:
-                with stage("blend"):
-                    proba = self.blend.apply(proba, values["lexical"])
-            if self.route is not None:
-                with stage("booster"):
-                    proba = self._routed(proba, texts, values)
+            values = self._lexical_values(texts)
+            weight = self._route_weight(texts)
+            sure = self._sure(values, weight)
+            if not sure.any():
+                values.update(self._embedding_values(texts, vectors))
+                return self._full_proba(texts, values, weight), values
+            rows = np.flatnonzero(~sure)
+            proba = np.empty((len(texts), len(self.labels)), dtype=np.float64)
+            proba[sure] = self.shortcut.lexical_proba(values["lexical"][sure])
+            values[NEAREST] = None
+            if len(rows):
+                part = {"lexical": values["lexical"][rows]}
+                part.update(self._embedding_values([texts[i] for i in rows],
+                                                   None if vectors is None else vectors[rows]))
+                proba[rows] = self._full_proba([texts[i] for i in rows], part,
+                                               None if weight is None else weight[rows])
+                values[NEAREST] = _spread(part.get(NEAREST), rows, len(texts))
         return proba, values
 
-    def _routed(self, proba: np.ndarray, texts: Sequence[str], values: dict[str, Any]) -> np.ndarray:
+    def _sure(self, values: dict[str, Any], weight: np.ndarray | None) -> np.ndarray:
+        """Rows answered by the lexical shortcut: sure, and (when routed) fully read by the vocabulary."""
+        if self.shortcut is None:
+            return np.zeros(len(values.get("lexical", ())), dtype=bool)
+        with stage("blend"):
+            sure = self.shortcut.sure(self.shortcut.lexical_proba(values["lexical"]))
+        return sure if weight is None else sure & (weight >= 1.0)
+
+    def _route_weight(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Per text, the full model's weight under the coverage route (route.py); None without one."""
+        if self.route is None:
+            return None
+        with stage("lexical"):
+            return self.route.full_weight(word_coverage(self._lexical, texts))
+
+    def _full_proba(self, texts: Sequence[str], values: dict[str, Any], weight: np.ndarray | None) -> np.ndarray:
+        """The whole model: booster on every block, then the blend and the route."""
+        with stage("booster"):
+            proba = _as_matrix(self._booster.predict(assemble_features(self.blocks, values)))
+        if self.blend is not None:
+            with stage("blend"):
+                proba = self.blend.apply(proba, values["lexical"])
+        if weight is not None:
+            with stage("booster"):
+                proba = self._routed(proba, weight, values)
+        return proba
+
+    def _routed(self, proba: np.ndarray, weight: np.ndarray, values: dict[str, Any]) -> np.ndarray:
         """Texts the lexical vocabulary covers poorly lean on the agnostic booster (see route.py)."""
-        weight = self.route.full_weight(word_coverage(self._lexical, texts))
         rows = np.flatnonzero(weight < 1.0)
         if not len(rows):
             return proba

@@ -58,7 +58,7 @@ def test_trained_version_serves_the_blend(trained_registry, e5_embedders_root):
     manifest = json.loads((root / version / "manifest.json").read_text())
     blend = Blend.from_manifest(manifest["blend"])
     assert blend is not None and blend.temperature > 0
-    predictor = Predictor.load(root / version, e5_embedders_root)
+    predictor = Predictor.load(root / version, e5_embedders_root, use_shortcut=False)  # see test_shortcut.py
     texts = ["my laptop screen is broken please replace it", "i need access to the finance shared folder",
              "please order two new monitors for the office", "reset my password for the hr portal"]
     booster = lgb.Booster(model_file=str(root / version / "booster.txt"))

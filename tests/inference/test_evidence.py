@@ -22,7 +22,8 @@ TEXTS = ["my laptop screen is broken and flickers, please replace the display",
 @pytest.fixture(scope="module")
 def e5_predictor(trained_registry, e5_embedders_root):
     root, version = trained_registry
-    return Predictor.load(root / version, e5_embedders_root)
+    # Every ticket embedded, so every one has neighbours; shortcut tickets' evidence: test_shortcut.py.
+    return Predictor.load(root / version, e5_embedders_root, use_shortcut=False)
 
 
 def test_neighbours_are_the_nearest_reference_tickets(e5_predictor, trained_registry):

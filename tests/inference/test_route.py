@@ -96,7 +96,7 @@ def test_trained_version_records_and_serves_the_route(routed_version, e5_embedde
     assert manifest["route"] == {"low": 0.3, "high": 0.6, "blocks": ["embedding", "knn"]}
     assert ROUTE_BOOSTER in manifest["files"]
     assert manifest["data"]["route_best_iteration"] >= 1
-    predictor = Predictor.load(routed_version, e5_embedders_root)
+    predictor = Predictor.load(routed_version, e5_embedders_root, use_shortcut=False)  # the full model's route
     english = [" ".join(VOCAB[label][:5]) for label in sorted(VOCAB)]
     german = [GERMAN[label] for label in sorted(VOCAB)]
     full, agnostic = _by_hand(predictor, routed_version, english + german)
@@ -129,7 +129,7 @@ def test_a_version_without_a_route_still_loads(routed_version, e5_embedders_root
             (old / name).write_bytes((routed_version / name).read_bytes())
     del manifest["route"], manifest["files"][ROUTE_BOOSTER]
     (old / MANIFEST).write_text(json.dumps(manifest))
-    predictor = Predictor.load(old, e5_embedders_root)
+    predictor = Predictor.load(old, e5_embedders_root, use_shortcut=False)
     assert predictor.route is None
     texts = [GERMAN["billing"]]
     full, _ = _by_hand(predictor, routed_version, texts)
