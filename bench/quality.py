@@ -14,6 +14,7 @@ the corrected resampled t interval (bench/paired.py). Label sets:
     .venv/bin/python -m bench.quality --sample 4000                    # quick look
     .venv/bin/python -m bench.quality --seeds 5 --label-sets all --skip-e5-only   # the protocol
     .venv/bin/python -m bench.quality --seeds 5 --variant 'k50:neighbours.k=50'   # a candidate default
+    .venv/bin/python -m bench.quality --seeds 2 --every-ticket   # the lexical shortcut vs embedding every ticket
 
 For the project's model it also prints how often the evidence's closest neighbour carries the
 true label, on all test tickets and on the abstained ones.
@@ -123,7 +124,10 @@ def neighbour_agreement(predictions, truth) -> dict[str, float]:
     return {k: float(np.mean(v)) if v else float("nan") for k, v in hits.items()}
 
 
-def run_seed(frame, seed, systems, embedders, progress_line) -> dict[str, dict]:
+EVERY_TICKET = ", every ticket embedded"  # the same version served without its lexical shortcut
+
+
+def run_seed(frame, seed, systems, embedders, progress_line, every_ticket: bool = False) -> dict[str, dict]:
     labels = sorted(frame["label"].unique())
     y = np.array([labels.index(v) for v in frame["label"]])
     train_idx, test_idx = stratified_split(len(frame), y, TEST_FRACTION, seed)
@@ -147,7 +151,16 @@ def run_seed(frame, seed, systems, embedders, progress_line) -> dict[str, dict]:
             results[name] = compute_metrics(test_y, proba, predictor.labels, nh)
             results[name]["seconds"] = time.time() - t
             if "knn" in cfg.feature_blocks:
-                results[name]["evidence"] = neighbour_agreement(predictor.predict(test_texts), test_y)
+                predictions = predictor.predict(test_texts)
+                results[name]["evidence"] = neighbour_agreement(predictions, test_y)
+                results[name]["shortcut_share"] = float(np.mean([not (p.evidence and p.evidence.neighbours)
+                                                                 for p in predictions]))
+            if every_ticket and predictor.shortcut is not None:
+                full = Predictor.load(outcome.path, embedder=embedder, use_shortcut=False)
+                proba = full.predict_proba(test_texts)
+                results[name + EVERY_TICKET] = compute_metrics(test_y, proba, full.labels,
+                                                               [d.needs_human for d in full.decide(proba)])
+                results[name + EVERY_TICKET]["seconds"] = 0.0
     for name, m in results.items():
         progress_line(f"  seed {seed} {name}: accuracy {m['accuracy']:.4f} p@2 {m['precision_at_2']:.4f} "
                       f"({m['seconds']:.0f} s)")
@@ -170,6 +183,10 @@ def report(label_set: str, frame, runs: list[dict], systems: list[str], referenc
         label = "TF-IDF + LinearSVC (baseline)" if name == "baseline" else name
         lines.append(f"| {label} | {cells} | {cov} | {np.mean([m['seconds'] for m in ms]):.0f} s |")
     for name in systems:
+        skipped = [r["systems"][name]["shortcut_share"] for r in runs if "shortcut_share" in r["systems"][name]]
+        if skipped and max(skipped) > 0:
+            lines.append(f"\nLexical shortcut ({name}): {np.mean(skipped):.3f} of test tickets answered without "
+                         f"the embedder (mean over seeds; those show no neighbours).")
         shares = [r["systems"][name]["evidence"] for r in runs if "evidence" in r["systems"][name]]
         if shares:
             lines.append(f"\nEvidence ({name}): the closest neighbour's label is the true label on "
@@ -201,6 +218,8 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", action="append", default=[], metavar="NAME:key=value,…",
                     help="another system: the project's config with these overrides (repeatable)")
     ap.add_argument("--json-out", help="write every per-seed figure here")
+    ap.add_argument("--every-ticket", action="store_true",
+                    help="also serve each project version without its lexical shortcut (every ticket embedded)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     started = time.time()
@@ -242,8 +261,9 @@ def main(argv=None) -> int:
                 resample={"undersample_cap": cap, "smote_target": target})
         for seed, frame in frames.items():
             say(f"{label_set}, seed {seed}:")
-            runs.append({"seed": seed, **run_seed(frame, seed, run_systems, embedders, say)})
-        lines = report(label_set, frames[seeds[0]], runs, list(run_systems), "project (default)")
+            runs.append({"seed": seed, **run_seed(frame, seed, run_systems, embedders, say, args.every_ticket)})
+        names_run = [n for n in runs[0]["systems"] if n != "baseline" and all(n in r["systems"] for r in runs)]
+        lines = report(label_set, frames[seeds[0]], runs, names_run, "project (default)")
         out += lines + [""]
         raw[label_set] = runs
         say("\n".join(lines))

@@ -74,6 +74,7 @@ def write_model_card(path: Path, manifest: dict) -> None:
         f"- Coverage {_pct(m.get('coverage'))} at per-class thresholds (target precision "
         f"{manifest['thresholds']['target_precision']}), precision when not abstained "
         f"{_pct(m.get('precision_when_not_abstained'))}.",
+        *_shortcut_lines(manifest.get("shortcut")),
         "",
         "| category | threshold | val precision | val coverage | test F1 |",
         "| --- | --- | --- | --- | --- |",
@@ -92,3 +93,14 @@ def write_model_card(path: Path, manifest: dict) -> None:
         "",
     ]
     path.write_text("\n".join(lines))
+
+
+def _shortcut_lines(shortcut: dict | None) -> list[str]:
+    """How many tickets the lexical model answers without the embedder (stream/inference/shortcut.py)."""
+    if not shortcut:
+        return ["- Lexical shortcut: none; every ticket is embedded."]
+    v = shortcut.get("validation") or {}
+    return [f"- Lexical shortcut at confidence {shortcut['min_confidence']:.2f}: {_pct(v.get('skipped'))} of "
+            f"validation tickets skip the embedder (answers agree with the full model on "
+            f"{_pct(v.get('agreement'))}; accuracy {_pct(v.get('accuracy'))} vs {_pct(v.get('accuracy_full'))} "
+            f"with every ticket embedded). Those tickets show no nearest past tickets."]

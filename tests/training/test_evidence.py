@@ -52,7 +52,9 @@ def test_excerpts_off_keeps_ids_and_labels_only(tmp_path, cached_sample, e5_embe
     assert all(r["id"].startswith("SN-") for r in rows)  # the data's own ids
     assert not any(r["text"][:40] in gzip.open(outcome.path / NEIGHBOURS_META).read().decode()
                    for _, r in cached_sample.iterrows())
-    prediction = Predictor.load(outcome.path, e5_embedders_root).predict(["my laptop screen is broken"])[0]
+    # The full model: a ticket this clear would take the lexical shortcut and show no neighbours at all.
+    prediction = Predictor.load(outcome.path, e5_embedders_root, use_shortcut=False).predict(
+        ["my laptop screen is broken"])[0]
     assert len(prediction.evidence.neighbours) == 3
     assert all(n.ticket_id.startswith("SN-") and n.excerpt is None for n in prediction.evidence.neighbours)
 
