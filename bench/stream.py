@@ -51,7 +51,8 @@ from stream.devtools.process import stop_process
 from stream.config import Settings
 from stream.inference.stages import STAGES
 from stream.kafka.client import aiokafka_client_config
-from stream.devtools.replay import Rows, load_rows, replay
+from stream.devtools.replay import Rows, load_rows, replay, ticket_event
+from stream.inference.clean import assemble_ticket_text
 from stream.kafka.topics import ensure_topics
 
 from bench.machine import describe_cpu
@@ -137,14 +138,25 @@ def _created(event) -> float:
     return datetime.fromisoformat(event["created_at"].replace("Z", "+00:00")).timestamp()
 
 
+def classifiable(rows: Rows) -> Rows:
+    """The rows the worker will classify. A text that cleans to nothing is dead-lettered (``empty_text``)
+    and never reaches the classified topic, where the bench waits for every ticket it sent."""
+    keep = [k for k, (i, text) in enumerate(zip(rows.indices, rows.texts))
+            if assemble_ticket_text(ticket_event(i, text, "check")).strip()]
+    if len(keep) < len(rows):
+        print(f"note: {len(rows) - len(keep)} row(s) clean to an empty text (dead-lettered by the worker): "
+              f"left out", file=sys.stderr)
+    return Rows([rows.indices[k] for k in keep], [rows.texts[k] for k in keep], [rows.labels[k] for k in keep])
+
+
 def _pick(rows: Rows, start: int, n: int) -> Rows:
     sl = slice(start, start + n)
     return Rows(rows.indices[sl], rows.texts[sl], rows.labels[sl])
 
 
 async def _bench(args, settings: Settings, worker_pid: int, metrics_url: str) -> dict:
-    rows = load_rows(args.data, text_col=args.text_col, limit=args.warmup + args.tickets
-                     + int(args.rate * args.duration))
+    rows = classifiable(load_rows(args.data, text_col=args.text_col, limit=args.warmup + args.tickets
+                                  + int(args.rate * args.duration) + 100))
     watcher = ClassifiedWatcher(settings, settings.kafka.topic_classified)
     await watcher.start()
     try:
@@ -186,7 +198,7 @@ async def _backlog(args, settings: Settings, worker_pids: list[int], prefix: str
 
     CPU per ticket sums every worker of ``worker_pids`` (the consumer group's members).
     """
-    rows = load_rows(args.data, text_col=args.text_col, limit=args.warmup + args.tickets)
+    rows = classifiable(load_rows(args.data, text_col=args.text_col, limit=args.warmup + args.tickets + 100))
     watcher = ClassifiedWatcher(settings, settings.kafka.topic_classified)
     await watcher.start()
     try:

@@ -239,6 +239,10 @@ class Settings(TicketsSettings):
         "padded tokens per onnxruntime call: 256 takes ~25% less CPU than 1,024 (`bench/stages.py`); a version "
         "trained on the older `int8` variant moves more with its batch mates at 256 (docs/training.md, "
         "\"Serving cost\")"))
+    shortcut: bool = Field(True, description=(
+        "answer tickets the version's lexical model is sure of without the embedder (about 4x less CPU per "
+        "ticket on the shipped data; those tickets show no nearest past tickets); `false` embeds every ticket "
+        "([docs/training.md](training.md#features-and-model))"))
     embed_provider: Literal["auto", "cpu", "cuda"] = Field("auto", description=(
         "`auto` (CUDA when onnxruntime-gpu sees a GPU, else CPU), `cpu` or `cuda`"))
     languages: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_LANGUAGES, description=(

@@ -194,8 +194,8 @@ class ShortcutConfig(Section):
     (its temperature) and an e5 block."""
 
     enabled: bool = True
-    min_agreement: float = 0.995
-    max_accuracy_loss: float = 0.002
+    min_agreement: float = 0.998
+    max_accuracy_loss: float = 0.001
 
 
 class ThresholdConfig(Section):

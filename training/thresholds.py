@@ -7,7 +7,9 @@ target gets a threshold above 1 (always ask a human), and says so in the table.
 """
 from __future__ import annotations
 
+import csv
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -59,3 +61,11 @@ def as_mapping(thresholds: list[ClassThreshold]) -> dict[str, float]:
 
 def as_rows(thresholds: list[ClassThreshold]) -> list[dict]:
     return [asdict(t) for t in thresholds]
+
+
+def write_rows_csv(path: Path, rows: list[dict]) -> None:
+    """Per-class (or per-label) threshold rows as a CSV beside the version, for a reader with a spreadsheet."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

@@ -8,7 +8,6 @@ that produced it.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -44,7 +43,7 @@ from .profile import StepProfile
 from .rare import RareClasses, handle_rare
 from .sources import load_corrections, make_source
 from .split import stratified_split
-from .thresholds import as_mapping, as_rows
+from .thresholds import as_mapping, as_rows, write_rows_csv
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +124,7 @@ def _write_artifacts(staging: Path, fit: FitResult) -> list[str]:
         fit.route_booster.save_model(str(staging / ROUTE_BOOSTER),
                                      num_iteration=fit.route_booster.best_iteration or None)
         names.append(ROUTE_BOOSTER)
-    with open(staging / "precision_coverage.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(as_rows(fit.thresholds)[0]))
-        writer.writeheader()
-        writer.writerows(as_rows(fit.thresholds))
+    write_rows_csv(staging / "precision_coverage.csv", as_rows(fit.thresholds))
     return names
 
 

@@ -49,7 +49,7 @@ def load_predictor(version_dir: Path, settings: Settings, current=None):
         embedder = open_embedder(settings.embedder_dir, spec, max_tokens=settings.embed_max_tokens,
                                  threads=threads, provider=settings.embed_provider)
     predictor = Predictor.load(version_dir, settings.embedder_dir, embedder=embedder,
-                               threads=threads, provider=settings.embed_provider)
+                               threads=threads, provider=settings.embed_provider, use_shortcut=settings.shortcut)
     if predictor.embedder is not None and hasattr(predictor.embedder, "max_batch_tokens"):
         predictor.embedder.max_batch_tokens = settings.embed_batch_tokens
     return predictor

@@ -172,12 +172,14 @@ def test_classify_endpoint_gives_the_stream_s_answer(worker, kafka_bootstrap):
         assert [k["probability"] for k in event["top_k"]] == pytest.approx(
             [k["probability"] for k in streamed["top_k"]], abs=1e-6), ticket_id
     assert "[masked]" in from_api[f"{p}-thread"]["excerpt"].lower()  # masked tokens stay masked
-    # The evidence travels with the answer, the same on both paths.
-    assert all(len(e["evidence"]["neighbours"]) == 3 for e in [*from_api.values(), *from_stream.values()])
+    # The evidence travels with the answer, the same on both paths: the 3 nearest tickets, or none for a
+    # ticket the lexical shortcut answered without embedding it (the same tickets on both paths).
+    assert all(len(e["evidence"]["neighbours"]) in (0, 3) for e in [*from_api.values(), *from_stream.values()])
+    assert any(e["evidence"]["neighbours"] for e in from_api.values())
     assert sum(bool(e["evidence"]["terms"]) for e in from_api.values()) >= 0.75 * len(from_api)
-    same_top = sum(e["evidence"]["neighbours"][0]["ticket_id"] == from_stream[t]["evidence"]["neighbours"][0]["ticket_id"]
-                   for t, e in from_api.items())
-    assert same_top == len(from_api), f"only {same_top} of {len(from_api)} closest neighbours agree"
+    same = sum([n["ticket_id"] for n in e["evidence"]["neighbours"]]
+               == [n["ticket_id"] for n in from_stream[t]["evidence"]["neighbours"]] for t, e in from_api.items())
+    assert same == len(from_api), f"only {same} of {len(from_api)} neighbour lists agree"
 
     status, body = http("POST", f"{process.url}/classify", json.dumps({"text": rows.texts[0]}).encode())
     assert status == 200

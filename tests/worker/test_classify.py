@@ -64,6 +64,16 @@ def predictor(trained_registry, e5_embedders_root):
     return load_predictor(registry / version, settings)
 
 
+@pytest.fixture(scope="module")
+def full_predictor(trained_registry, e5_embedders_root):
+    """Every ticket embedded (``TICKETS_SHORTCUT=false``): clear tickets like these would otherwise take the
+    lexical shortcut and skip the embedding stages (tests/inference/test_shortcut.py)."""
+    registry, version = trained_registry
+    settings = Settings.from_env({"TICKETS_REGISTRY_DIR": str(registry), "TICKETS_SHORTCUT": "false",
+                                  "TICKETS_EMBEDDER_DIR": str(e5_embedders_root)})
+    return load_predictor(registry / version, settings)
+
+
 class _Holder:
     def __init__(self, predictor):
         self.predictor = predictor
@@ -148,23 +158,23 @@ def test_events_carry_the_producer_s_language_or_the_detected_one(predictor):
         validate_json_schema("classified_event", json.loads(result.model_dump_json()))
 
 
-def test_events_carry_the_prediction_s_evidence(predictor):
+def test_events_carry_the_prediction_s_evidence(full_predictor):
     tickets = _tickets("my laptop screen is broken, please replace it", "vpn keeps disconnecting at home")
-    results, _ = _classify(predictor, tickets)
-    for event, direct in zip(results, predictor.classify_tickets(tickets)):
+    results, _ = _classify(full_predictor, tickets)
+    for event, direct in zip(results, full_predictor.classify_tickets(tickets)):
         assert event.evidence.model_dump() == direct.evidence.as_dict()
         assert len(event.evidence.neighbours) == 3  # terms may be none: no word of the text pushed the class
         validate_json_schema("classified_event", json.loads(event.model_dump_json()))
     assert "laptop" in results[0].evidence.terms
 
 
-def test_a_batch_reports_the_cpu_of_each_stage(predictor):
+def test_a_batch_reports_the_cpu_of_each_stage(full_predictor):
     from stream.inference.stages import INFERENCE_STAGES, StageClock
 
     clock = StageClock()
     tickets = _tickets("cannot log in to vpn, password expired " * 20, "need a new laptop charger")
     with ThreadPoolExecutor(1) as executor:
-        classifier = Classifier(_Holder(predictor), executor)
+        classifier = Classifier(_Holder(full_predictor), executor)
         results, _ = asyncio.run(classifier.classify(tickets, clock))
     assert not any(isinstance(r, BadTicket) for r in results)
     expected = {"clean", "tokenize", "embed", "knn", "lexical", "booster", "serialise"} & (

@@ -8,7 +8,6 @@ metrics (training/multilabel/metrics.py).
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import shutil
@@ -40,6 +39,7 @@ from .labels import drop_rare_labels, label_counts, label_matrix, split_rows
 from .metrics import compute_multilabel_metrics, slice_metrics
 from .plots import plot_per_label
 from .thresholds import as_mapping, as_rows
+from ..thresholds import write_rows_csv
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,7 @@ def _write_artifacts(staging: Path, fit: MultiLabelFit) -> list[str]:
     if fit.neighbours is not None:
         fit.neighbours.save(staging / NEIGHBOURS)
         names.append(NEIGHBOURS)
-    with open(staging / "label_thresholds.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(as_rows(fit.thresholds)[0]))
-        writer.writeheader()
-        writer.writerows(as_rows(fit.thresholds))
+    write_rows_csv(staging / "label_thresholds.csv", as_rows(fit.thresholds))
     return names
 
 
