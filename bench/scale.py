@@ -2,7 +2,8 @@
 
 Each new ticket is made of word runs ("sentences": the shipped text has no
 punctuation) of 2–3 shipped tickets of the same category, kept in order, so
-texts are distinct, category-consistent and of the shipped length mix:
+texts are distinct, category-consistent and of the shipped category mix, a
+little longer than shipped tickets (2–3 sources, about half of each):
 realistic enough for what training *costs*, not for what it *learns* (the
 vocabulary of the set is the shipped one). Deterministic for a seed.
 
