@@ -302,13 +302,13 @@ class Predictor:
         with self._lock:
             values = self._lexical_values(texts)
             weight = self._route_weight(texts)
-            sure = self._sure(values, weight)
+            sure, lexical_proba = self._sure(values, weight)
             if not sure.any():
                 values.update(self._embedding_values(texts, vectors))
                 return self._full_proba(texts, values, weight), values
             rows = np.flatnonzero(~sure)
             proba = np.empty((len(texts), len(self.labels)), dtype=np.float64)
-            proba[sure] = self.shortcut.lexical_proba(values["lexical"][sure])
+            proba[sure] = lexical_proba[sure]
             values[NEAREST] = None
             if len(rows):
                 part = {"lexical": values["lexical"][rows]}
@@ -319,13 +319,15 @@ class Predictor:
                 values[NEAREST] = _spread(part.get(NEAREST), rows, len(texts))
         return proba, values
 
-    def _sure(self, values: dict[str, Any], weight: np.ndarray | None) -> np.ndarray:
-        """Rows answered by the lexical shortcut: sure, and (when routed) fully read by the vocabulary."""
+    def _sure(self, values: dict[str, Any], weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows answered by the lexical shortcut (sure, and when routed fully read by the vocabulary),
+        and the calibrated lexical probabilities they are answered with (None without a shortcut)."""
         if self.shortcut is None:
-            return np.zeros(len(values.get("lexical", ())), dtype=bool)
+            return np.zeros(len(values.get("lexical", ())), dtype=bool), None
         with stage("blend"):
-            sure = self.shortcut.sure(self.shortcut.lexical_proba(values["lexical"]))
-        return sure if weight is None else sure & (weight >= 1.0)
+            lexical_proba = self.shortcut.lexical_proba(values["lexical"])
+            sure = self.shortcut.sure(lexical_proba)
+        return (sure if weight is None else sure & (weight >= 1.0)), lexical_proba
 
     def _route_weight(self, texts: Sequence[str]) -> np.ndarray | None:
         """Per text, the full model's weight under the coverage route (route.py); None without one."""

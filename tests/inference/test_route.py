@@ -9,12 +9,11 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
-from stream.inference.blend import Blend
 from stream.inference.exceptions import ModelLoadError
-from stream.inference.features import assemble_features, lexical_scores
+from stream.inference.features import assemble_features
 from stream.inference.predictor import MANIFEST, ROUTE_BOOSTER, Predictor, file_sha256
 from stream.inference.route import Route, word_coverage
-from tests.fixtures.models import ONE_THREAD, train_into
+from tests.fixtures.models import ONE_THREAD, full_model_by_hand, train_into
 from tests.training.synthetic import VOCAB, synthetic_frame
 from training.config import LexicalConfig
 from training.lexical import build_vectorizer
@@ -78,14 +77,7 @@ def routed_version(tmp_path_factory, e5_embedders_root):
 def _by_hand(predictor, version_dir, texts):
     """(full model's served probabilities, route booster's probabilities), computed outside the predictor."""
     manifest = json.loads((version_dir / MANIFEST).read_text())
-    vectors = predictor.embedder.embed(texts)
-    values = {"embedding": vectors, "knn": predictor._neighbours.scores(vectors),
-              "lexical": lexical_scores(predictor._lexical, texts, len(predictor.labels))}
-    full = lgb.Booster(model_file=str(version_dir / "booster.txt")).predict(
-        assemble_features(manifest["feature_blocks"], values))
-    blend = Blend.from_manifest(manifest["blend"])
-    if blend is not None:
-        full = blend.apply(full, values["lexical"])
+    full, values = full_model_by_hand(predictor, version_dir, texts)
     agnostic = lgb.Booster(model_file=str(version_dir / ROUTE_BOOSTER)).predict(
         assemble_features(manifest["route"]["blocks"], values))
     return full, agnostic

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import json
 
-import lightgbm as lgb
 import numpy as np
 import pytest
 
-from stream.inference.blend import Blend, calibrated
+from stream.inference.blend import calibrated
 from stream.inference.exceptions import ModelLoadError
-from stream.inference.features import assemble_features, lexical_scores
+from stream.inference.features import lexical_scores
 from stream.inference.predictor import MANIFEST, Predictor
 from stream.inference.shortcut import Shortcut
-from tests.fixtures.models import ONE_THREAD, train_into
+from tests.fixtures.models import ONE_THREAD, full_model_by_hand, train_into
 from tests.training.synthetic import VOCAB, synthetic_frame
 from training.config import ShortcutConfig
 from training.shortcut import choose_shortcut
@@ -133,14 +132,9 @@ def served_version(shortcut_version, tmp_path_factory):
 
 
 def _full_by_hand(predictor, version_dir, texts):
-    manifest = json.loads((version_dir / MANIFEST).read_text())
-    vectors = predictor.embedder.inner.embed(texts) if hasattr(predictor.embedder, "inner") \
-        else predictor.embedder.embed(texts)
-    values = {"embedding": vectors, "knn": predictor._neighbours.scores(vectors),
-              "lexical": lexical_scores(predictor._lexical, texts, len(predictor.labels))}
-    full = lgb.Booster(model_file=str(version_dir / "booster.txt")).predict(
-        assemble_features(manifest["feature_blocks"], values))
-    return Blend.from_manifest(manifest["blend"]).apply(full, values["lexical"]), values["lexical"]
+    """(full model's probabilities, lexical scores), embedding with the real embedder even when a test wraps it."""
+    full, values = full_model_by_hand(predictor, version_dir, texts, getattr(predictor.embedder, "inner", None))
+    return full, values["lexical"]
 
 
 def test_a_trained_version_records_its_shortcut(shortcut_version):
