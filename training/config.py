@@ -105,7 +105,8 @@ class LexicalConfig(Section):
     embedding_C: float = 10.0                  # logistic regression on e5 vectors (block "embedding_linear")
     folds: int = 5
     # Rows the vocabulary, folds and shipped model are fit on (a stratified sample beyond it); the
-    # other rows are scored by the shipped model. Bounds memory at scale (docs/training.md, "Scale").
+    # other rows are scored by the shipped model. Bounds memory at scale, at a price in accuracy once
+    # it bites: raise it as far as the trainer's memory allows (docs/training.md, "Scale").
     max_fit_rows: int = 100_000
 
 

@@ -10,7 +10,8 @@ use a stratified sample of that many rows, and every other row is scored by the
 shipped model (which never saw it, so its score is out-of-sample too), in chunks.
 Counting char n-grams and the liblinear copy of the TF-IDF matrix grow with the
 rows (several GiB at 500K tickets); the sample keeps both bounded and the rest
-of the step linear in rows.
+of the step linear in rows. It is not free: a block fit on fewer rows is less
+accurate (bench/lexical_curve.py), so the cap is set by the trainer's memory.
 """
 from __future__ import annotations
 
