@@ -21,13 +21,9 @@ from bench.machine import describe_cpu
 from bench.paired import format_difference, paired_difference
 from bench.quality import LABEL_SETS, TEST_FRACTION, load_label_set
 from training.config import load_config
+from training.evaluate import compute_metrics
 from training.lexical import build_classifier, build_vectorizer
 from training.split import capped_rows, stratified_split
-
-
-def accuracy_and_p2(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    top2 = np.argsort(-scores, axis=1)[:, :2]
-    return float(np.mean(top2[:, 0] == y)), float(np.mean((top2 == y[:, None]).any(axis=1)))
 
 
 def fit_and_score(train_texts, train_y, test_texts, cfg, seed) -> np.ndarray:
@@ -55,13 +51,14 @@ def main(argv=None) -> int:
     results = {f: [] for f in fractions}  # fraction → [(accuracy, p@2)] per seed
     for seed in range(args.seed, args.seed + args.seeds):
         train_idx, test_idx = stratified_split(len(frame), y_all, TEST_FRACTION, seed)
-        test_texts, test_y = [texts[i] for i in test_idx], y_all[test_idx]
+        test_texts, test_labels = [texts[i] for i in test_idx], frame["label"].iloc[test_idx].tolist()
         for f in fractions:
             keep = train_idx[capped_rows(y_all[train_idx], max(int(round(f * len(train_idx))), 100), seed)]
             t = time.time()
             scores = fit_and_score([texts[i] for i in keep], y_all[keep], test_texts, config.lexical, seed)
-            results[f].append(accuracy_and_p2(scores, test_y))
-            acc, p2 = results[f][-1]
+            m = compute_metrics(test_labels, scores, labels, [False] * len(test_labels))
+            acc, p2 = m["accuracy"], m["precision_at_2"]
+            results[f].append((acc, p2))
             print(f"  seed {seed}: {len(keep):,} rows ({f:.0%}): accuracy {acc:.4f} p@2 {p2:.4f} "
                   f"({time.time() - t:.0f} s)", file=sys.stderr)
     n_train = len(train_idx)
